@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what the test rig needs on Debian 12 (idempotent) and starts pcscd when it is not
+# running. Used by README's set-up commands and by .ci/run, so a fresh machine needs nothing else.
+set -euo pipefail
+
+APT_PACKAGES=(pcscd libpcsclite-dev vsmartcard-vpcd pcsc-tools libssl-dev pkg-config)
+
+need=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
+done
+if [ "${#need[@]}" -gt 0 ]; then
+  echo "setup-rig: installing ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# pcscd: no systemd here, so run it in the foreground mode, detached, and wait for its socket.
+# A pcscd that is shutting down still shows in pgrep but has removed its socket: wait it out.
+running() { pgrep -x pcscd >/dev/null 2>&1 && [ -S /run/pcscd/pcscd.comm ]; }
+if ! running; then
+  for _ in $(seq 1 50); do pgrep -x pcscd >/dev/null 2>&1 || break; sleep 0.1; done
+  if pgrep -x pcscd >/dev/null 2>&1; then
+    echo "setup-rig: a pcscd without its socket is still running; stopping it"
+    pkill -KILL -x pcscd || true
+    sleep 0.2
+  fi
+  echo "setup-rig: starting pcscd"
+  mkdir -p /run/pcscd
+  nohup pcscd -f >/tmp/pcscd.log 2>&1 </dev/null &
+  for _ in $(seq 1 50); do
+    [ -S /run/pcscd/pcscd.comm ] && break
+    sleep 0.1
+  done
+  [ -S /run/pcscd/pcscd.comm ] || { echo "setup-rig: pcscd did not start (see /tmp/pcscd.log)" >&2; exit 1; }
+fi
+echo "setup-rig: pcscd running (pid $(pgrep -x pcscd | head -1))"

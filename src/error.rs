@@ -1,0 +1,178 @@
+//! Stable error codes shown to users, pages and scripts.
+//!
+//! Codes reuse the legacy component's table (protocol/legacy-nhi.md §6) where one fits, so old
+//! pages show a sensible message; codes the legacy table lacks are new and listed in
+//! `docs/error-codes.md`. Each has a zh-TW and an English message and a distinct CLI exit status.
+
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// 7001: the PC/SC service is not running.
+    PcscUnavailable,
+    /// 7002: no card reader is connected.
+    NoReader,
+    /// 7004: no card in any reader.
+    NoCard,
+    /// 7005: a card is inserted but refuses the NHI application.
+    NotNhiCard,
+    /// 7006: the reader named by the user or the configuration is not connected.
+    ReaderNotFound,
+    /// 8010: reading the card data (`CA 24`) was refused.
+    CardDataReadFailed,
+    /// 8011: reading the basic profile (`CA 11`) was refused.
+    ProfileReadFailed,
+    /// 8013: the card or reader cannot be used (generic, as the legacy component reports it).
+    CardUnavailable,
+    /// 8014: the card was removed during the operation.
+    CardRemoved,
+    /// 8015: the card's answer is malformed.
+    CardInvalidResponse,
+    /// 8016: the card did not answer in time.
+    CardTimeout,
+    /// 8017: another application holds the card exclusively.
+    CardBusy,
+    /// 8018: the card does not answer to reset (inserted upside down, dirty contacts).
+    CardUnresponsive,
+    /// 9876: an internal error (a bug); the legacy re-implementation used this code too.
+    Internal,
+}
+
+impl ErrorCode {
+    pub const ALL: [ErrorCode; 14] = [
+        ErrorCode::PcscUnavailable,
+        ErrorCode::NoReader,
+        ErrorCode::NoCard,
+        ErrorCode::NotNhiCard,
+        ErrorCode::ReaderNotFound,
+        ErrorCode::CardDataReadFailed,
+        ErrorCode::ProfileReadFailed,
+        ErrorCode::CardUnavailable,
+        ErrorCode::CardRemoved,
+        ErrorCode::CardInvalidResponse,
+        ErrorCode::CardTimeout,
+        ErrorCode::CardBusy,
+        ErrorCode::CardUnresponsive,
+        ErrorCode::Internal,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            ErrorCode::PcscUnavailable => "7001",
+            ErrorCode::NoReader => "7002",
+            ErrorCode::NoCard => "7004",
+            ErrorCode::NotNhiCard => "7005",
+            ErrorCode::ReaderNotFound => "7006",
+            ErrorCode::CardDataReadFailed => "8010",
+            ErrorCode::ProfileReadFailed => "8011",
+            ErrorCode::CardUnavailable => "8013",
+            ErrorCode::CardRemoved => "8014",
+            ErrorCode::CardInvalidResponse => "8015",
+            ErrorCode::CardTimeout => "8016",
+            ErrorCode::CardBusy => "8017",
+            ErrorCode::CardUnresponsive => "8018",
+            ErrorCode::Internal => "9876",
+        }
+    }
+
+    pub fn message_zh(self) -> &'static str {
+        match self {
+            ErrorCode::PcscUnavailable => "讀卡機服務（PC/SC，pcscd）未執行，請啟動該服務",
+            ErrorCode::NoReader => "找不到讀卡機，請確認讀卡機已接上電腦",
+            ErrorCode::NoCard => "未置入健保卡，請將健保卡晶片朝上插入讀卡機",
+            ErrorCode::NotNhiCard => "讀卡機中的卡片不是健保卡",
+            ErrorCode::ReaderNotFound => "找不到指定的讀卡機",
+            ErrorCode::CardDataReadFailed => "讀取健保卡註記資料失敗",
+            ErrorCode::ProfileReadFailed => "讀取健保卡基本資料失敗",
+            ErrorCode::CardUnavailable => {
+                "無法存取健保卡，請查明讀卡機是否已插好或是否已置入健保卡"
+            }
+            ErrorCode::CardRemoved => "讀取中健保卡被取出，請重新插入後再試一次",
+            ErrorCode::CardInvalidResponse => "健保卡回應的資料格式不正確，請重新插入卡片",
+            ErrorCode::CardTimeout => "健保卡沒有及時回應，請重新插入卡片後再試一次",
+            ErrorCode::CardBusy => "健保卡正被其他程式使用，請關閉該程式後再試一次",
+            ErrorCode::CardUnresponsive => "健保卡沒有回應，請確認卡片晶片朝上、方向正確",
+            ErrorCode::Internal => "元件內部錯誤，請執行 nhi-bridge diagnose 並聯絡客服",
+        }
+    }
+
+    pub fn message_en(self) -> &'static str {
+        match self {
+            ErrorCode::PcscUnavailable => "The PC/SC smart-card service (pcscd) is not running",
+            ErrorCode::NoReader => "No card reader found; check that the reader is plugged in",
+            ErrorCode::NoCard => "No NHI card inserted; insert the card chip side up",
+            ErrorCode::NotNhiCard => "The card in the reader is not an NHI card",
+            ErrorCode::ReaderNotFound => "The requested card reader is not connected",
+            ErrorCode::CardDataReadFailed => "The card refused to give its card data",
+            ErrorCode::ProfileReadFailed => "The card refused to give its basic profile",
+            ErrorCode::CardUnavailable => "The NHI card or the reader cannot be used",
+            ErrorCode::CardRemoved => {
+                "The card was removed while it was being read; insert it again"
+            }
+            ErrorCode::CardInvalidResponse => "The card answered with malformed data; re-insert it",
+            ErrorCode::CardTimeout => "The card did not answer in time; re-insert it and retry",
+            ErrorCode::CardBusy => "Another program is using the card; close it and retry",
+            ErrorCode::CardUnresponsive => {
+                "The card does not respond; check it is inserted chip side up"
+            }
+            ErrorCode::Internal => "Internal error; run `nhi-bridge diagnose` and contact support",
+        }
+    }
+
+    /// Exit status of the CLI for this error: distinct per code, 2 stays clap's usage error.
+    pub fn exit_status(self) -> u8 {
+        match self {
+            ErrorCode::Internal => 1,
+            ErrorCode::PcscUnavailable => 3,
+            ErrorCode::NoReader => 4,
+            ErrorCode::NoCard => 5,
+            ErrorCode::NotNhiCard => 6,
+            ErrorCode::CardRemoved => 7,
+            ErrorCode::CardInvalidResponse => 8,
+            ErrorCode::CardTimeout => 9,
+            ErrorCode::ReaderNotFound => 10,
+            ErrorCode::ProfileReadFailed => 11,
+            ErrorCode::CardDataReadFailed => 12,
+            ErrorCode::CardBusy => 13,
+            ErrorCode::CardUnavailable => 14,
+            ErrorCode::CardUnresponsive => 15,
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn codes_and_exit_statuses_are_distinct() {
+        let codes: HashSet<_> = ErrorCode::ALL.iter().map(|c| c.code()).collect();
+        let exits: HashSet<_> = ErrorCode::ALL.iter().map(|c| c.exit_status()).collect();
+        assert_eq!(codes.len(), ErrorCode::ALL.len());
+        assert_eq!(exits.len(), ErrorCode::ALL.len());
+        assert!(!exits.contains(&0) && !exits.contains(&2));
+        for c in ErrorCode::ALL {
+            assert_eq!(c.code().len(), 4);
+            assert!(c.code().bytes().all(|b| b.is_ascii_digit()));
+            assert!(!c.message_zh().is_empty() && c.message_zh().chars().any(|ch| ch > '\u{2E80}'));
+            assert!(!c.message_en().is_empty() && c.message_en().is_ascii());
+        }
+    }
+
+    #[test]
+    fn legacy_codes_keep_their_meaning() {
+        assert_eq!(ErrorCode::PcscUnavailable.code(), "7001");
+        assert_eq!(ErrorCode::NoReader.code(), "7002");
+        assert_eq!(ErrorCode::NoCard.code(), "7004");
+        assert_eq!(ErrorCode::CardDataReadFailed.code(), "8010");
+        assert_eq!(ErrorCode::ProfileReadFailed.code(), "8011");
+        assert_eq!(ErrorCode::CardUnavailable.code(), "8013");
+    }
+}

@@ -1,0 +1,13 @@
+//! nhi-bridge: the local component that lets NHI web pages use the Taiwan NHI IC card in a PC/SC
+//! reader.
+//!
+//! Layers, top to bottom (no module imports one above it):
+//! `service` (reader choice, timeouts, error codes) → `card` (the NHI application) and
+//! `reader` (PC/SC) → `apdu` (the types and the `Transport` trait they share).
+
+pub mod apdu;
+pub mod card;
+pub mod config;
+pub mod error;
+pub mod reader;
+pub mod service;

@@ -469,15 +469,18 @@ pub(crate) mod testing {
     use super::*;
     use std::collections::VecDeque;
 
+    /// One expected command and the transport's answer to it.
+    pub type Step = (Vec<u8>, Result<Vec<u8>, TransportError>);
+
     pub struct Scripted {
         pub protocol: Protocol,
         /// (expected command bytes, answer) pairs, consumed in order.
-        pub script: VecDeque<(Vec<u8>, Result<Vec<u8>, TransportError>)>,
+        pub script: VecDeque<Step>,
         pub sent: Vec<Vec<u8>>,
     }
 
     impl Scripted {
-        pub fn new(steps: Vec<(Vec<u8>, Result<Vec<u8>, TransportError>)>) -> Scripted {
+        pub fn new(steps: Vec<Step>) -> Scripted {
             Scripted {
                 protocol: Protocol::T1,
                 script: steps.into(),

@@ -73,7 +73,7 @@ impl SimProfile {
 
     pub fn secret(&self) -> Result<Vec<u8>, String> {
         let s = self.auth_secret.trim();
-        if s.len() % 2 != 0 || s.is_empty() {
+        if !s.len().is_multiple_of(2) || s.is_empty() {
             return Err("auth_secret must be an even number of hex digits".into());
         }
         (0..s.len())

@@ -1,0 +1,13 @@
+//! Integration tests on the real PC/SC stack: pcscd with vsmartcard's vpcd driver, and
+//! `nhi-card-sim` playing the card. One pcscd serves the whole machine, so every test takes the
+//! rig lock; they live in this one test binary for that reason.
+//!
+//! Needs `scripts/setup-rig.sh` to have installed pcscd and vpcd (it starts pcscd if needed).
+
+mod support;
+
+mod cli_read;
+mod faults;
+mod monitor;
+mod privacy;
+mod recovery;

@@ -105,8 +105,10 @@ impl Pcsc {
         Ok(ctx)
     }
 
-    /// Runs `f` with a context; when pcscd has restarted since the context was made, makes a
-    /// new one and runs `f` once more.
+    /// Runs `f` with a context. When the context is stale — pcscd restarted, or it answers with
+    /// an error that no healthy service gives for this call (a dying pcscd can say "security
+    /// violation") — makes a new context and runs `f` once more; if no new context can be made,
+    /// the service is down.
     fn with_context<R>(
         &self,
         reader: &str,
@@ -114,8 +116,10 @@ impl Pcsc {
     ) -> Result<R, ReaderError> {
         let ctx = self.context()?;
         match f(&ctx) {
-            Err(e) if service_gone(e) => {
-                log::info!("PC/SC context lost ({e}); re-establishing");
+            Err(e)
+                if service_gone(e) || matches!(reader_error(e, reader), ReaderError::Pcsc(_)) =>
+            {
+                log::info!("PC/SC call failed ({e}); re-establishing the context");
                 *self.slot() = None;
                 let ctx = self.context()?;
                 f(&ctx).map_err(|e| reader_error(e, reader))

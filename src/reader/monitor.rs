@@ -185,9 +185,9 @@ fn run(shared: &Shared, sink: &dyn EventSink) {
         let lost = watch(&ctx, shared, &mut known, sink);
         shared.set_ctx(None);
         if lost {
-            log::warn!("PC/SC service stopped");
-            service_down(&mut known, sink);
-            up = Some(false);
+            // Whether the service is really gone is for the next establish to say: a failure
+            // there reports PcscDown; a success carries on with what is known.
+            log::info!("PC/SC context lost; re-establishing");
         }
     }
     shared.set_ctx(None);
@@ -214,7 +214,7 @@ fn gone(e: pcsc::Error) -> bool {
     )
 }
 
-/// Watches until stopped (returns false) or the service is lost (returns true).
+/// Watches until stopped (returns false) or the context fails (returns true).
 fn watch(
     ctx: &Context,
     shared: &Shared,
@@ -233,10 +233,9 @@ fn watch(
             let names = match ctx.list_readers_owned() {
                 Ok(names) => names,
                 Err(pcsc::Error::NoReadersAvailable) => Vec::new(),
-                Err(e) if gone(e) => return true,
                 Err(e) => {
-                    log::warn!("listing readers failed: {e}");
-                    Vec::new()
+                    log::debug!("listing readers failed: {e}");
+                    return true;
                 }
             };
             let names: Vec<String> = names
@@ -288,16 +287,17 @@ fn watch(
             Ok(()) => {}
             Err(pcsc::Error::Timeout) => continue,
             Err(pcsc::Error::Cancelled) => return false,
-            Err(e) if gone(e) => return true,
             Err(pcsc::Error::UnknownReader) => {
                 relist = true;
                 continue;
             }
             Err(e) => {
-                log::warn!("SCardGetStatusChange failed: {e}");
-                shared.pause(RETRY);
-                relist = true;
-                continue;
+                if !gone(e) {
+                    log::debug!("SCardGetStatusChange failed: {e}");
+                    // Do not spin on a persistent error with a service that is still up.
+                    shared.pause(RETRY);
+                }
+                return true;
             }
         }
 

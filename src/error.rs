@@ -36,10 +36,24 @@ pub enum ErrorCode {
     CardUnresponsive,
     /// 9876: an internal error (a bug); the legacy re-implementation used this code too.
     Internal,
+    /// 4000: the request is malformed (bad query or body).
+    BadRequest,
+    /// 4040: no such endpoint.
+    NotFound,
+    /// 4041: the page's origin is not allowed (legacy meaning: Host/Origin refused).
+    OriginRefused,
+    /// 4042: the Host header is not one of the daemon's names (DNS-rebinding guard).
+    HostRefused,
+    /// 4050: the endpoint exists but not for this method.
+    MethodNotAllowed,
+    /// 4130: the request body is larger than 16 KiB.
+    PayloadTooLarge,
+    /// 4150: the request body is not `application/json`.
+    UnsupportedMediaType,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 14] = [
+    pub const ALL: [ErrorCode; 21] = [
         ErrorCode::PcscUnavailable,
         ErrorCode::NoReader,
         ErrorCode::NoCard,
@@ -54,6 +68,13 @@ impl ErrorCode {
         ErrorCode::CardBusy,
         ErrorCode::CardUnresponsive,
         ErrorCode::Internal,
+        ErrorCode::BadRequest,
+        ErrorCode::NotFound,
+        ErrorCode::OriginRefused,
+        ErrorCode::HostRefused,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::UnsupportedMediaType,
     ];
 
     pub fn code(self) -> &'static str {
@@ -72,6 +93,13 @@ impl ErrorCode {
             ErrorCode::CardBusy => "8017",
             ErrorCode::CardUnresponsive => "8018",
             ErrorCode::Internal => "9876",
+            ErrorCode::BadRequest => "4000",
+            ErrorCode::NotFound => "4040",
+            ErrorCode::OriginRefused => "4041",
+            ErrorCode::HostRefused => "4042",
+            ErrorCode::MethodNotAllowed => "4050",
+            ErrorCode::PayloadTooLarge => "4130",
+            ErrorCode::UnsupportedMediaType => "4150",
         }
     }
 
@@ -93,6 +121,13 @@ impl ErrorCode {
             ErrorCode::CardBusy => "健保卡正被其他程式使用，請關閉該程式後再試一次",
             ErrorCode::CardUnresponsive => "健保卡沒有回應，請確認卡片晶片朝上、方向正確",
             ErrorCode::Internal => "元件內部錯誤，請執行 nhi-bridge diagnose 並聯絡客服",
+            ErrorCode::BadRequest => "請求格式錯誤",
+            ErrorCode::NotFound => "沒有這個服務項目",
+            ErrorCode::OriginRefused => "此網站未獲授權使用健保卡讀卡機元件",
+            ErrorCode::HostRefused => "不接受此主機名稱的連線",
+            ErrorCode::MethodNotAllowed => "此服務項目不支援這個請求方法",
+            ErrorCode::PayloadTooLarge => "請求內容過大（上限 16 KiB）",
+            ErrorCode::UnsupportedMediaType => "請求內容必須是 JSON（application/json）",
         }
     }
 
@@ -116,6 +151,15 @@ impl ErrorCode {
                 "The card does not respond; check it is inserted chip side up"
             }
             ErrorCode::Internal => "Internal error; run `nhi-bridge diagnose` and contact support",
+            ErrorCode::BadRequest => "The request is malformed",
+            ErrorCode::NotFound => "No such endpoint",
+            ErrorCode::OriginRefused => {
+                "This web site is not allowed to use the card reader component"
+            }
+            ErrorCode::HostRefused => "Connections under this host name are not accepted",
+            ErrorCode::MethodNotAllowed => "This endpoint does not support that method",
+            ErrorCode::PayloadTooLarge => "The request body is too large (limit 16 KiB)",
+            ErrorCode::UnsupportedMediaType => "The request body must be JSON (application/json)",
         }
     }
 
@@ -136,6 +180,13 @@ impl ErrorCode {
             ErrorCode::CardBusy => 13,
             ErrorCode::CardUnavailable => 14,
             ErrorCode::CardUnresponsive => 15,
+            ErrorCode::BadRequest => 20,
+            ErrorCode::NotFound => 21,
+            ErrorCode::OriginRefused => 22,
+            ErrorCode::HostRefused => 23,
+            ErrorCode::MethodNotAllowed => 24,
+            ErrorCode::PayloadTooLarge => 25,
+            ErrorCode::UnsupportedMediaType => 26,
         }
     }
 }

@@ -6,8 +6,11 @@
 //! `reader` (PC/SC) → `apdu` (the types and the `Transport` trait they share).
 
 pub mod apdu;
+pub mod api;
 pub mod card;
 pub mod config;
 pub mod error;
 pub mod reader;
+pub mod server;
 pub mod service;
+pub mod tls;

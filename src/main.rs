@@ -11,10 +11,20 @@ use clap::{Parser, Subcommand};
 use serde::Serialize;
 
 use nhi_bridge::apdu::hex;
+use nhi_bridge::api::v1::CardJson;
 use nhi_bridge::card::Sex;
+use nhi_bridge::config;
 use nhi_bridge::error::ErrorCode;
 use nhi_bridge::reader::{Pcsc, ReaderInfo};
 use nhi_bridge::service::{self, CardReadout, ServiceError};
+use nhi_bridge::tls;
+
+mod daemon;
+
+/// Exit status for a configuration file that cannot be used (sysexits EX_CONFIG).
+const EXIT_CONFIG: u8 = 78;
+/// Exit status when the port is taken or the listener cannot start (sysexits EX_UNAVAILABLE).
+const EXIT_UNAVAILABLE: u8 = 69;
 
 #[derive(Parser)]
 #[command(
@@ -32,11 +42,18 @@ struct Cli {
     verbose: u8,
 
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// 啟動元件（預設）— run the daemon: HTTPS/WSS on 127.0.0.1 and ::1 only.
+    Run(RunArgs),
+    /// 憑證 — the local TLS certificate.
+    Cert {
+        #[command(subcommand)]
+        action: CertAction,
+    },
     /// 列出讀卡機 — list card readers and whether a card is inserted.
     Readers {
         #[arg(long)]
@@ -55,12 +72,43 @@ enum Command {
     },
 }
 
+#[derive(clap::Args, Default)]
+pub struct RunArgs {
+    /// No tray icon (servers, CI, terminals).
+    #[arg(long)]
+    pub headless: bool,
+    /// Port on 127.0.0.1/::1 (default from the config file, else 7777).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Configuration file (TOML). Default: the per-user config directory's config.toml.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum CertAction {
+    /// Show the certificate: subject, names, fingerprints, validity, and that no CA key exists.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make a new CA and leaf (the running daemon uses them after a restart).
+    Renew,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose);
-    let data_dir = nhi_bridge::config::data_dir(cli.data_dir.clone());
-    log::debug!("data directory: {data_dir:?}");
-    match run(cli.command) {
+    let Some(data_dir) = config::data_dir(cli.data_dir.clone()) else {
+        eprintln!("錯誤 Error: 找不到使用者資料目錄，請以 --data-dir 指定 — no user data directory; pass --data-dir");
+        return ExitCode::from(EXIT_CONFIG);
+    };
+    let command = cli.command.unwrap_or(Command::Run(RunArgs::default()));
+    if let Command::Run(args) = command {
+        return daemon::main(args, data_dir, cli.verbose);
+    }
+    init_logging(cli.verbose, "warn");
+    log::debug!("data directory: {}", data_dir.display());
+    match run(command, &data_dir) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Service { err, json }) => {
             log::debug!("{}", err.detail);
@@ -74,9 +122,10 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(verbose: u8) {
+/// Logs go to stderr with time, level and module. `-v`… and RUST_LOG win over `default`.
+pub fn init_logging(verbose: u8, default: &str) {
     let level = match verbose {
-        0 => "warn",
+        0 => default,
         1 => "info",
         2 => "debug",
         _ => "trace",
@@ -122,8 +171,10 @@ fn report(code: ErrorCode, json: bool) {
     );
 }
 
-fn run(command: Command) -> Result<(), Failure> {
+fn run(command: Command, data_dir: &std::path::Path) -> Result<(), Failure> {
     match command {
+        Command::Run(_) => Ok(()),
+        Command::Cert { action } => cert(action, data_dir).map_err(Failure::Other),
         Command::Readers { json } => {
             let readers = Pcsc::new().readers().map_err(|e| Failure::Service {
                 err: e.into(),
@@ -188,37 +239,11 @@ fn print_readers(readers: &[ReaderInfo], json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[derive(Serialize)]
-struct ProfileJson<'a> {
-    reader: &'a str,
-    card_no: &'a str,
-    name: &'a str,
-    id_no: &'a str,
-    birth_date: String,
-    birth_date_roc: String,
-    sex: String,
-    issue_date: String,
-    issue_date_roc: String,
-    card_data: Option<&'a str>,
-}
-
 fn print_readout(r: &CardReadout, json: bool) -> anyhow::Result<()> {
     let p = &r.profile;
     let mut out = std::io::stdout().lock();
     if json {
-        let body = ProfileJson {
-            reader: &r.reader,
-            card_no: p.card_no.as_str(),
-            name: p.name.text(),
-            id_no: p.id_no.as_str(),
-            birth_date: p.birth_date.iso(),
-            birth_date_roc: p.birth_date.roc_text(),
-            sex: p.sex.as_char().to_string(),
-            issue_date: p.issue_date.iso(),
-            issue_date_roc: p.issue_date.roc_text(),
-            card_data: r.card_data.as_ref().map(|d| d.as_str()),
-        };
-        writeln!(out, "{}", serde_json::to_string_pretty(&body)?)?;
+        writeln!(out, "{}", serde_json::to_string_pretty(&CardJson::new(r))?)?;
         return Ok(());
     }
     let roc = |d: &nhi_bridge::card::RocDate| {
@@ -246,4 +271,50 @@ fn print_readout(r: &CardReadout, json: bool) -> anyhow::Result<()> {
         None => writeln!(out, "卡片註記 Card data   : （卡片未提供 not provided）")?,
     }
     Ok(())
+}
+
+fn cert(action: CertAction, data_dir: &std::path::Path) -> anyhow::Result<()> {
+    let paths = tls::Paths::new(data_dir);
+    match action {
+        CertAction::Renew => {
+            tls::issue_and_store(&paths, tls::ca::LEAF_DAYS)?;
+            println!(
+                "已產生新的憑證 New certificate issued in {}",
+                paths.dir.display()
+            );
+            println!(
+                "請重新啟動元件並重新信任新的 CA — restart the daemon and trust the new CA ({})",
+                paths.ca.display()
+            );
+            Ok(())
+        }
+        CertAction::Status { json } => {
+            let st = tls::status(&paths)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&st)?);
+                return Ok(());
+            }
+            println!("目錄 Directory   : {}", st.dir);
+            println!("主體 Subject     : {}", st.subject);
+            println!("簽發者 Issuer    : {}", st.issuer);
+            println!("名稱 Names       : {}", st.sans.join(", "));
+            println!("生效 Not before  : {}", st.not_before);
+            println!(
+                "到期 Not after   : {}（剩 {} 天 days left）",
+                st.not_after,
+                st.days_left.map_or("?".into(), |d| d.to_string())
+            );
+            println!("憑證指紋 Leaf SHA-256 : {}", st.leaf_sha256);
+            println!("CA 指紋  CA SHA-256   : {}", st.ca_sha256);
+            println!(
+                "CA 私鑰 CA private key: {}",
+                if st.ca_key_present {
+                    "存在（不應存在！）PRESENT — must not be"
+                } else {
+                    "不存在 absent (as it must be)"
+                }
+            );
+            Ok(())
+        }
+    }
 }

@@ -4,6 +4,9 @@
 //! runs card operations inside one PC/SC transaction each, bounds them in time, and maps card and
 //! reader failures to the stable [`ErrorCode`]s. The daemon's `CardService` grows here.
 
+pub mod card_service;
+
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
@@ -85,15 +88,34 @@ pub struct CardReadout {
     pub card_data: Option<CardData>,
 }
 
+/// One insertion of one card: the reader's event counter and the card's ATR.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Insertion {
+    pub atr: Vec<u8>,
+    pub event_count: u32,
+}
+
+/// The result of an operation on the NHI card, with where it ran.
+#[derive(Debug)]
+pub struct Found<R> {
+    pub reader: String,
+    /// `None` when the reader could not say (the card went away right after the operation).
+    pub insertion: Option<Insertion>,
+    pub value: R,
+}
+
 /// Finds the NHI card and runs `op` on it, after SELECT, inside one transaction.
 ///
 /// With `preferred`, only that reader is used. Otherwise readers are tried in PC/SC order and the
 /// first whose card accepts the HC SELECT wins; a non-NHI card elsewhere does not get in the way.
+/// When `abandoned` is set by the time the card answers (the caller gave up waiting), the card is
+/// reset rather than left as the operation left it.
 pub fn with_nhi_card<R>(
     pcsc: &Pcsc,
     preferred: Option<&str>,
+    abandoned: &AtomicBool,
     mut op: impl FnMut(&mut NhiCard<'_, dyn Transport + '_>) -> Result<R, CardError>,
-) -> Result<(String, R), ServiceError> {
+) -> Result<Found<R>, ServiceError> {
     let readers = pcsc.readers()?;
     if readers.is_empty() {
         return Err(ServiceError::new(ErrorCode::NoReader, "no reader listed"));
@@ -135,8 +157,25 @@ pub fn with_nhi_card<R>(
                 Err(e) => Err(e),
             }
         });
+        let insertion = conn
+            .insertion()
+            .ok()
+            .map(|(atr, event_count)| Insertion { atr, event_count });
+        if abandoned.load(Ordering::SeqCst) {
+            log::info!(
+                "card operation on {:?} finished after its timeout; resetting the card",
+                info.name
+            );
+            conn.reset();
+        }
         match outcome {
-            Ok(Ok(Ok(value))) => return Ok((info.name.clone(), value)),
+            Ok(Ok(Ok(value))) => {
+                return Ok(Found {
+                    reader: info.name.clone(),
+                    insertion,
+                    value,
+                })
+            }
             // After a successful SELECT this is the NHI card: its failure is the answer.
             Ok(Ok(Err(e))) => return Err(e.into()),
             Ok(Err(select_failed)) => {
@@ -154,8 +193,12 @@ pub fn with_nhi_card<R>(
 }
 
 /// Reads the profile and card data of the NHI card.
-pub fn read_card(pcsc: &Pcsc, preferred: Option<&str>) -> Result<CardReadout, ServiceError> {
-    let (reader, (profile, card_data)) = with_nhi_card(pcsc, preferred, |card| {
+pub fn read_card(
+    pcsc: &Pcsc,
+    preferred: Option<&str>,
+    abandoned: &AtomicBool,
+) -> Result<Found<CardReadout>, ServiceError> {
+    let found = with_nhi_card(pcsc, preferred, abandoned, |card| {
         let profile = card.read_profile()?;
         let card_data = match card.card_data() {
             Ok(d) => Some(d),
@@ -167,39 +210,75 @@ pub fn read_card(pcsc: &Pcsc, preferred: Option<&str>) -> Result<CardReadout, Se
         };
         Ok((profile, card_data))
     })?;
-    Ok(CardReadout {
-        reader,
-        profile,
-        card_data,
+    let (profile, card_data) = found.value;
+    Ok(Found {
+        value: CardReadout {
+            reader: found.reader.clone(),
+            profile,
+            card_data,
+        },
+        reader: found.reader,
+        insertion: found.insertion,
     })
 }
 
 /// Runs a blocking card operation on its own thread and gives up waiting after `timeout`.
 ///
 /// PC/SC has no way to abort an APDU in flight, so a stuck card keeps its thread until the card
-/// answers or is removed; the caller is released on time either way.
+/// answers or is removed; the caller is released on time either way, and the operation sees the
+/// `abandoned` flag set so it can reset the card when it finally returns.
 pub fn run_with_timeout<R: Send + 'static>(
     timeout: Duration,
-    f: impl FnOnce() -> Result<R, ServiceError> + Send + 'static,
+    f: impl FnOnce(&AtomicBool) -> Result<R, ServiceError> + Send + 'static,
 ) -> Result<R, ServiceError> {
+    let abandoned = Arc::new(AtomicBool::new(false));
+    let flag = abandoned.clone();
     let (tx, rx) = mpsc::sync_channel(1);
     std::thread::Builder::new()
         .name("card-op".into())
         .spawn(move || {
-            let _ = tx.send(f());
+            let _ = tx.send(f(&flag));
         })
         .map_err(|e| ServiceError::new(ErrorCode::Internal, format!("spawn: {e}")))?;
     match rx.recv_timeout(timeout) {
         Ok(result) => result,
-        Err(mpsc::RecvTimeoutError::Timeout) => Err(ServiceError::new(
-            ErrorCode::CardTimeout,
-            format!("no answer within {} ms", timeout.as_millis()),
-        )),
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            abandoned.store(true, Ordering::SeqCst);
+            Err(timed_out(timeout))
+        }
         Err(mpsc::RecvTimeoutError::Disconnected) => Err(ServiceError::new(
             ErrorCode::Internal,
             "card operation ended without a result",
         )),
     }
+}
+
+/// The async form of [`run_with_timeout`], on tokio's blocking pool.
+pub async fn run_blocking_with_timeout<R: Send + 'static>(
+    timeout: Duration,
+    f: impl FnOnce(&AtomicBool) -> Result<R, ServiceError> + Send + 'static,
+) -> Result<R, ServiceError> {
+    let abandoned = Arc::new(AtomicBool::new(false));
+    let flag = abandoned.clone();
+    let task = tokio::task::spawn_blocking(move || f(&flag));
+    match tokio::time::timeout(timeout, task).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(join)) => Err(ServiceError::new(
+            ErrorCode::Internal,
+            format!("card operation failed: {join}"),
+        )),
+        Err(_) => {
+            abandoned.store(true, Ordering::SeqCst);
+            Err(timed_out(timeout))
+        }
+    }
+}
+
+fn timed_out(timeout: Duration) -> ServiceError {
+    ServiceError::new(
+        ErrorCode::CardTimeout,
+        format!("no answer within {} ms", timeout.as_millis()),
+    )
 }
 
 /// [`read_card`] bounded by `timeout`.
@@ -208,7 +287,9 @@ pub fn read_card_within(
     preferred: Option<String>,
     timeout: Duration,
 ) -> Result<CardReadout, ServiceError> {
-    run_with_timeout(timeout, move || read_card(&pcsc, preferred.as_deref()))
+    run_with_timeout(timeout, move |abandoned| {
+        read_card(&pcsc, preferred.as_deref(), abandoned).map(|f| f.value)
+    })
 }
 
 #[cfg(test)]
@@ -287,14 +368,18 @@ mod tests {
     #[test]
     fn timeout_releases_the_caller() {
         let (release_tx, release_rx) = mpsc::channel::<()>();
-        let err = run_with_timeout(Duration::from_millis(50), move || {
+        let (seen_tx, seen_rx) = mpsc::channel::<bool>();
+        let err = run_with_timeout(Duration::from_millis(50), move |abandoned| {
             // Blocks until the test lets it go: a card that never answers.
             let _ = release_rx.recv();
+            let _ = seen_tx.send(abandoned.load(Ordering::SeqCst));
             Ok(())
         })
         .unwrap_err();
         assert_eq!(err.code, ErrorCode::CardTimeout);
         drop(release_tx);
-        assert_eq!(run_with_timeout(Duration::from_secs(5), || Ok(7)), Ok(7));
+        // The late operation learns it was abandoned (so it resets the card).
+        assert_eq!(seen_rx.recv_timeout(Duration::from_secs(5)), Ok(true));
+        assert_eq!(run_with_timeout(Duration::from_secs(5), |_| Ok(7)), Ok(7));
     }
 }

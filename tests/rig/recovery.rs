@@ -1,5 +1,6 @@
 //! pcscd going away and coming back, seen by the CLI and by one long-lived process.
 
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use nhi_bridge::error::ErrorCode;
@@ -13,11 +14,12 @@ fn pcscd_stopped_is_reported_and_reads_resume_in_the_same_process() {
     let _rig = rig();
     let _sim = Sim::start(SLOT0, &["--retry-secs", "30"]);
     let pcsc = Pcsc::new();
-    let first = service::read_card(&pcsc, None).expect("read before the restart");
-    assert_eq!(first.profile.card_no.as_str(), sample().card_no);
+    let first =
+        service::read_card(&pcsc, None, &AtomicBool::new(false)).expect("read before the restart");
+    assert_eq!(first.value.profile.card_no.as_str(), sample().card_no);
 
     let stopped = PcscdStopped::new();
-    let err = service::read_card(&pcsc, None).unwrap_err();
+    let err = service::read_card(&pcsc, None, &AtomicBool::new(false)).unwrap_err();
     assert_eq!(err.code, ErrorCode::PcscUnavailable, "{err}");
     assert!(!pcsc.is_available());
 
@@ -30,7 +32,8 @@ fn pcscd_stopped_is_reported_and_reads_resume_in_the_same_process() {
     stopped.restart();
     // The simulator reconnects to the new vpcd by itself: the card comes back.
     assert!(wait_card(SLOT0.reader, true, Duration::from_secs(15)));
-    let again = service::read_card(&pcsc, None).expect("read after the restart, same Pcsc");
-    assert_eq!(again.profile.card_no.as_str(), sample().card_no);
+    let again = service::read_card(&pcsc, None, &AtomicBool::new(false))
+        .expect("read after the restart, same Pcsc");
+    assert_eq!(again.value.profile.card_no.as_str(), sample().card_no);
     assert!(pcsc.is_available());
 }

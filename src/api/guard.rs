@@ -1,0 +1,243 @@
+//! The gate every request passes before anything else runs: the Host check (DNS-rebinding guard)
+//! and the Origin check, then the CORS headers for allowed origins.
+//!
+//! Nothing behind this gate — least of all the card — is reached by a request it refuses.
+
+use http::header::{self, HeaderMap, HeaderValue};
+use http::Method;
+
+use crate::config::{Allowlist, Origin};
+use crate::error::ErrorCode;
+
+/// Host names the daemon answers to, each only with its own port.
+pub const HOST_NAMES: [&str; 4] = ["localhost", "127.0.0.1", "[::1]", "iccert.nhi.gov.tw"];
+
+/// Who is calling, once the guard let the request through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// A page of an allowed origin (gets CORS headers with this exact origin).
+    Site(String),
+    /// A page the daemon serves itself (same origin: no CORS needed).
+    OwnPage,
+    /// No Origin header: a non-browser client such as curl or `nhi-bridge check`.
+    NoOrigin,
+}
+
+pub struct Guard {
+    port: u16,
+    allowlist: Allowlist,
+}
+
+/// Paths a request without an Origin may use: nothing on them reveals card-holder data.
+fn open_without_origin(method: &Method, path: &str) -> bool {
+    (method == Method::GET || method == Method::HEAD) && matches!(path, "/v1/status" | "/")
+}
+
+impl Guard {
+    pub fn new(port: u16, allowlist: Allowlist) -> Guard {
+        Guard { port, allowlist }
+    }
+
+    /// `host:port` exactly, one of our names, our port (the port may be left out only when it is
+    /// 443, as browsers do).
+    pub fn host_allowed(&self, headers: &HeaderMap) -> bool {
+        let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+            return false;
+        };
+        let host = host.to_ascii_lowercase();
+        let (name, port) = match host.rsplit_once(':') {
+            Some((n, p)) if !n.is_empty() && (n.ends_with(']') || !n.contains(':')) => {
+                (n.to_owned(), p.parse::<u16>().ok())
+            }
+            _ => (host.clone(), Some(443)),
+        };
+        port == Some(self.port) && HOST_NAMES.contains(&name.as_str())
+    }
+
+    fn own_origin(&self, origin: &str) -> bool {
+        Origin::parse(origin).is_some_and(|o| {
+            o.scheme() == "https" && o.port() == self.port && HOST_NAMES.contains(&o.host())
+        })
+    }
+
+    /// Decides on a request; the error is the code to answer with (421 or 403).
+    pub fn check(
+        &self,
+        method: &Method,
+        path: &str,
+        headers: &HeaderMap,
+    ) -> Result<Caller, ErrorCode> {
+        if !self.host_allowed(headers) {
+            return Err(ErrorCode::HostRefused);
+        }
+        let origins: Vec<&HeaderValue> = headers.get_all(header::ORIGIN).iter().collect();
+        match origins.as_slice() {
+            [] if open_without_origin(method, path) => Ok(Caller::NoOrigin),
+            [] => Err(ErrorCode::OriginRefused),
+            [one] => {
+                let origin = one.to_str().map_err(|_| ErrorCode::OriginRefused)?;
+                if self.allowlist.allows(origin) {
+                    Ok(Caller::Site(origin.to_owned()))
+                } else if self.own_origin(origin) {
+                    Ok(Caller::OwnPage)
+                } else {
+                    Err(ErrorCode::OriginRefused)
+                }
+            }
+            // Two Origin headers is not something a browser sends.
+            _ => Err(ErrorCode::OriginRefused),
+        }
+    }
+}
+
+pub const ALLOWED_METHODS: &str = "GET, POST, OPTIONS";
+pub const ALLOWED_HEADERS: &str = "Content-Type";
+pub const MAX_AGE_SECS: &str = "600";
+
+/// CORS headers for a response to an allowed site.
+pub fn add_cors(headers: &mut HeaderMap, caller: &Caller) {
+    headers.append(header::VARY, HeaderValue::from_static("Origin"));
+    if let Caller::Site(origin) = caller {
+        if let Ok(v) = HeaderValue::from_str(origin) {
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
+        }
+    }
+}
+
+/// Extra headers of a preflight answer to an allowed site.
+pub fn add_preflight(headers: &mut HeaderMap) {
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static(ALLOWED_METHODS),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static(ALLOWED_HEADERS),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static(MAX_AGE_SECS),
+    );
+    // Private Network Access: a public page calling loopback (older Chromium asks for this).
+    headers.insert(
+        "access-control-allow-private-network",
+        HeaderValue::from_static("true"),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(
+                http::header::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        h
+    }
+
+    fn guard() -> Guard {
+        Guard::new(7777, Allowlist::default_list())
+    }
+
+    #[test]
+    fn host_must_be_ours_with_our_port() {
+        let g = guard();
+        for ok in [
+            "localhost:7777",
+            "127.0.0.1:7777",
+            "[::1]:7777",
+            "iccert.nhi.gov.tw:7777",
+            "LOCALHOST:7777",
+        ] {
+            assert!(g.host_allowed(&headers(&[("host", ok)])), "{ok}");
+        }
+        for bad in [
+            "localhost",
+            "localhost:7778",
+            "localhost:77770",
+            "evil.example:7777",
+            "127.0.0.1.nip.io:7777",
+            "iccert.nhi.gov.tw.evil.com:7777",
+            "127.0.0.2:7777",
+            "::1:7777",
+            "",
+        ] {
+            assert!(!g.host_allowed(&headers(&[("host", bad)])), "{bad}");
+        }
+        assert!(!g.host_allowed(&HeaderMap::new()));
+        let g443 = Guard::new(443, Allowlist::default_list());
+        assert!(g443.host_allowed(&headers(&[("host", "iccert.nhi.gov.tw")])));
+    }
+
+    #[test]
+    fn origin_rules() {
+        let g = guard();
+        let h = |o: &str| headers(&[("host", "127.0.0.1:7777"), ("origin", o)]);
+        assert_eq!(
+            g.check(&Method::GET, "/v1/card", &h("https://a.nhi.gov.tw")),
+            Ok(Caller::Site("https://a.nhi.gov.tw".into()))
+        );
+        for bad in [
+            "https://evil.example",
+            "https://evilnhi.gov.tw",
+            "null",
+            "file://",
+        ] {
+            assert_eq!(
+                g.check(&Method::GET, "/v1/card", &h(bad)),
+                Err(ErrorCode::OriginRefused),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            g.check(&Method::GET, "/v1/card", &h("https://127.0.0.1:7777")),
+            Ok(Caller::OwnPage)
+        );
+        assert_eq!(
+            g.check(&Method::GET, "/v1/card", &h("https://127.0.0.1:7778")),
+            Err(ErrorCode::OriginRefused)
+        );
+        assert_eq!(
+            g.check(&Method::GET, "/v1/card", &h("http://127.0.0.1:7777")),
+            Err(ErrorCode::OriginRefused)
+        );
+
+        let none = headers(&[("host", "127.0.0.1:7777")]);
+        assert_eq!(
+            g.check(&Method::GET, "/v1/status", &none),
+            Ok(Caller::NoOrigin)
+        );
+        assert_eq!(
+            g.check(&Method::GET, "/v1/card", &none),
+            Err(ErrorCode::OriginRefused)
+        );
+        assert_eq!(
+            g.check(&Method::POST, "/v1/status", &none),
+            Err(ErrorCode::OriginRefused)
+        );
+
+        let two = headers(&[
+            ("host", "127.0.0.1:7777"),
+            ("origin", "https://a.nhi.gov.tw"),
+            ("origin", "https://b.nhi.gov.tw"),
+        ]);
+        assert_eq!(
+            g.check(&Method::GET, "/v1/card", &two),
+            Err(ErrorCode::OriginRefused)
+        );
+
+        let wrong_host = headers(&[
+            ("host", "evil.example:7777"),
+            ("origin", "https://a.nhi.gov.tw"),
+        ]);
+        assert_eq!(
+            g.check(&Method::GET, "/v1/card", &wrong_host),
+            Err(ErrorCode::HostRefused)
+        );
+    }
+}

@@ -1,0 +1,251 @@
+//! The HTTP face of the daemon: every request passes the [`guard`] (Host, then Origin) before it is
+//! routed, so no refused request reaches the card service. Routes: the v1 JSON API ([`v1`]) and
+//! the status page at `/` ([`page`]). Errors are JSON `{"code","message_zh","message_en"}` with a
+//! fitting HTTP status.
+
+pub mod guard;
+pub mod page;
+pub mod v1;
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use bytes::{Buf, Bytes};
+use futures_util::{Stream, StreamExt};
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Method, StatusCode};
+use serde::Serialize;
+use warp::filters::path::FullPath;
+use warp::reply::Response;
+use warp::Filter;
+
+use crate::config::Allowlist;
+use crate::error::ErrorCode;
+use crate::service::card_service::CardService;
+
+pub use guard::{Caller, Guard};
+
+/// Largest request body accepted.
+pub const MAX_BODY: usize = 16 * 1024;
+
+pub const API_VERSION: &str = "1";
+
+/// Shared by every request.
+pub struct AppState {
+    pub service: Arc<CardService>,
+    pub guard: Guard,
+    pub port: u16,
+    /// Ends long-lived responses (event streams) on shutdown.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
+}
+
+impl AppState {
+    pub fn new(
+        service: Arc<CardService>,
+        port: u16,
+        allowlist: Allowlist,
+        shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> AppState {
+        AppState {
+            service,
+            guard: Guard::new(port, allowlist),
+            port,
+            shutdown,
+        }
+    }
+}
+
+/// A request as the routes see it.
+pub struct Request {
+    pub method: Method,
+    pub path: String,
+    pub query: String,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+#[derive(Serialize)]
+pub struct ErrorBody {
+    pub code: &'static str,
+    pub message_zh: &'static str,
+    pub message_en: &'static str,
+}
+
+impl ErrorBody {
+    pub fn new(code: ErrorCode) -> ErrorBody {
+        ErrorBody {
+            code: code.code(),
+            message_zh: code.message_zh(),
+            message_en: code.message_en(),
+        }
+    }
+}
+
+/// The HTTP status for an error code.
+pub fn http_status(code: ErrorCode) -> StatusCode {
+    match code {
+        ErrorCode::BadRequest => StatusCode::BAD_REQUEST,
+        ErrorCode::NotFound | ErrorCode::ReaderNotFound => StatusCode::NOT_FOUND,
+        ErrorCode::OriginRefused => StatusCode::FORBIDDEN,
+        ErrorCode::HostRefused => StatusCode::MISDIRECTED_REQUEST,
+        ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ErrorCode::CardTimeout => StatusCode::GATEWAY_TIMEOUT,
+        ErrorCode::CardInvalidResponse
+        | ErrorCode::ProfileReadFailed
+        | ErrorCode::CardDataReadFailed => StatusCode::BAD_GATEWAY,
+        ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorCode::PcscUnavailable
+        | ErrorCode::NoReader
+        | ErrorCode::NoCard
+        | ErrorCode::NotNhiCard
+        | ErrorCode::CardUnavailable
+        | ErrorCode::CardRemoved
+        | ErrorCode::CardBusy
+        | ErrorCode::CardUnresponsive => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+pub fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response {
+    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    let mut resp = Response::new(bytes.into());
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+pub fn error_response(code: ErrorCode) -> Response {
+    json_response(http_status(code), &ErrorBody::new(code))
+}
+
+/// The filter the server runs: everything goes through [`handle`].
+pub fn routes(
+    state: Arc<AppState>,
+) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static {
+    let state = warp::any().map(move || state.clone());
+    let query = warp::query::raw().or(warp::any().map(String::new)).unify();
+    warp::any()
+        .and(state)
+        .and(warp::method())
+        .and(warp::path::full())
+        .and(query)
+        .and(warp::header::headers_cloned())
+        .and(warp::body::stream())
+        .then(
+            |state: Arc<AppState>, method, path: FullPath, query, headers, body| async move {
+                handle(
+                    state,
+                    method,
+                    path.as_str().to_owned(),
+                    query,
+                    headers,
+                    body,
+                )
+                .await
+            },
+        )
+        .recover(|_rejection: warp::Rejection| async move {
+            Ok::<_, Infallible>(error_response(ErrorCode::BadRequest))
+        })
+        .unify()
+}
+
+/// Reads at most [`MAX_BODY`] bytes; `None` when the body is larger.
+async fn read_body<S, B>(headers: &HeaderMap, body: S) -> Option<Bytes>
+where
+    S: Stream<Item = Result<B, warp::Error>>,
+    B: Buf,
+{
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY) {
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut body = std::pin::pin!(body);
+    while let Some(chunk) = body.next().await {
+        let mut chunk = chunk.ok()?;
+        while chunk.has_remaining() {
+            let part = chunk.chunk();
+            if out.len() + part.len() > MAX_BODY {
+                return None;
+            }
+            out.extend_from_slice(part);
+            let n = part.len();
+            chunk.advance(n);
+        }
+    }
+    Some(Bytes::from(out))
+}
+
+async fn handle<S, B>(
+    state: Arc<AppState>,
+    method: Method,
+    path: String,
+    query: String,
+    headers: HeaderMap,
+    body: S,
+) -> Response
+where
+    S: Stream<Item = Result<B, warp::Error>>,
+    B: Buf,
+{
+    let caller = match state.guard.check(&method, &path, &headers) {
+        Ok(c) => c,
+        Err(code) => {
+            log::info!("refused {method} {path}: {}", code.message_en());
+            return error_response(code);
+        }
+    };
+    if method == Method::OPTIONS {
+        let mut resp = Response::new(Bytes::new().into());
+        *resp.status_mut() = StatusCode::NO_CONTENT;
+        guard::add_cors(resp.headers_mut(), &caller);
+        guard::add_preflight(resp.headers_mut());
+        return resp;
+    }
+    let mut resp = match read_body(&headers, body).await {
+        None => error_response(ErrorCode::PayloadTooLarge),
+        Some(body) => {
+            let req = Request {
+                method,
+                path,
+                query,
+                headers,
+                body,
+            };
+            route(&state, &caller, req).await
+        }
+    };
+    guard::add_cors(resp.headers_mut(), &caller);
+    resp
+}
+
+async fn route(state: &Arc<AppState>, caller: &Caller, req: Request) -> Response {
+    if req.path == "/" {
+        return match req.method {
+            Method::GET | Method::HEAD => page::status_page(state),
+            _ => method_not_allowed("GET"),
+        };
+    }
+    let _ = caller;
+    if req.path.starts_with("/v1/") {
+        return v1::route(state, req).await;
+    }
+    error_response(ErrorCode::NotFound)
+}
+
+pub fn method_not_allowed(allow: &'static str) -> Response {
+    let mut resp = error_response(ErrorCode::MethodNotAllowed);
+    resp.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    resp
+}

@@ -1,0 +1,217 @@
+//! Settings: where the program keeps its state, and the daemon's TOML configuration.
+//!
+//! A missing configuration file means defaults; a bad one is an error that names the line and the
+//! key. The origin allowlist policy lives in [`origin`].
+
+pub mod origin;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+pub use origin::{Allowlist, Origin, OriginError};
+
+/// The data directory: `--data-dir` when given, else the platform's per-user data directory
+/// (`~/.local/share/nhi-bridge` on Linux, `%APPDATA%\nhi-bridge\data` on Windows,
+/// `~/Library/Application Support/tw.nhi-bridge.nhi-bridge` on macOS).
+pub fn data_dir(explicit: Option<PathBuf>) -> Option<PathBuf> {
+    explicit.or_else(|| project_dirs().map(|d| d.data_dir().to_path_buf()))
+}
+
+/// The default configuration file (`~/.config/nhi-bridge/config.toml` on Linux).
+pub fn default_config_file() -> Option<PathBuf> {
+    project_dirs().map(|d| d.config_dir().join("config.toml"))
+}
+
+fn project_dirs() -> Option<directories::ProjectDirs> {
+    directories::ProjectDirs::from("tw", "nhi-bridge", "nhi-bridge")
+}
+
+pub const DEFAULT_PORT: u16 = 7777;
+
+/// The daemon's settings, as written in `config.toml`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// TLS port on 127.0.0.1 and ::1.
+    pub port: u16,
+    /// Web origins allowed to use the card (see [`origin`]).
+    pub allowed_origins: Vec<String>,
+    /// Reader to use; empty = the first reader whose card answers the NHI SELECT.
+    pub reader: Option<String>,
+    /// off, error, warn, info, debug or trace.
+    pub log_level: String,
+    /// Longest a card operation may take.
+    pub card_timeout_secs: u64,
+    /// Concurrent connections served; more wait to be accepted.
+    pub max_connections: usize,
+    /// Longest a client may take to send a request's headers.
+    pub header_timeout_secs: u64,
+    /// A kept-alive connection with no request for this long is closed.
+    pub idle_timeout_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            port: DEFAULT_PORT,
+            allowed_origins: origin::DEFAULT_ORIGINS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            reader: None,
+            log_level: "info".into(),
+            card_timeout_secs: 10,
+            max_connections: 256,
+            header_timeout_secs: 10,
+            idle_timeout_secs: 60,
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// TOML syntax or a wrong key/type; the message carries line, column and key.
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{path}: line {line}: key `{key}`: {message}")]
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        key: &'static str,
+        message: String,
+    },
+}
+
+const LOG_LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+
+impl Config {
+    /// Reads `path`; a file that does not exist gives the defaults.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Config::parse(&text, path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
+            Err(source) => Err(ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            }),
+        }
+    }
+
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string().trim_end().replace('\n', " | "),
+        })?;
+        let invalid = |key: &'static str, message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            line: line_of_key(text, key),
+            key,
+            message,
+        };
+        if config.port == 0 {
+            return Err(invalid("port", "must be 1–65535".into()));
+        }
+        Allowlist::parse(&config.allowed_origins)
+            .map_err(|e| invalid("allowed_origins", e.to_string()))?;
+        if !LOG_LEVELS.contains(&config.log_level.as_str()) {
+            return Err(invalid(
+                "log_level",
+                format!("must be one of {}", LOG_LEVELS.join(", ")),
+            ));
+        }
+        if config.card_timeout_secs == 0 || config.card_timeout_secs > 300 {
+            return Err(invalid("card_timeout_secs", "must be 1–300".into()));
+        }
+        if config.max_connections == 0 {
+            return Err(invalid("max_connections", "must be at least 1".into()));
+        }
+        if config.header_timeout_secs == 0 {
+            return Err(invalid("header_timeout_secs", "must be at least 1".into()));
+        }
+        if config.idle_timeout_secs == 0 {
+            return Err(invalid("idle_timeout_secs", "must be at least 1".into()));
+        }
+        Ok(config)
+    }
+
+    pub fn allowlist(&self) -> Allowlist {
+        // Validated in `parse`; a Config built in code falls back to the default list.
+        Allowlist::parse(&self.allowed_origins).unwrap_or_else(|_| Allowlist::default_list())
+    }
+
+    pub fn card_timeout(&self) -> Duration {
+        Duration::from_secs(self.card_timeout_secs)
+    }
+}
+
+/// The 1-based line where `key = …` is written, for messages about a value that parsed but is
+/// not acceptable (0 when the key is absent and a default is at fault).
+fn line_of_key(text: &str, key: &str) -> usize {
+    text.lines()
+        .position(|l| {
+            let l = l.trim_start();
+            l.strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+        .map_or(0, |i| i + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("config.toml"))
+    }
+
+    #[test]
+    fn empty_file_and_missing_file_give_defaults() {
+        assert_eq!(parse("").unwrap(), Config::default());
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(
+            Config::load(&dir.path().join("none.toml")).unwrap(),
+            Config::default()
+        );
+    }
+
+    #[test]
+    fn values_are_read() {
+        let c = parse(
+            "port = 8443\nallowed_origins = [\"https://*.example.org\"]\nreader = \"R 1\"\ncard_timeout_secs = 3\n",
+        )
+        .unwrap();
+        assert_eq!(c.port, 8443);
+        assert_eq!(c.reader.as_deref(), Some("R 1"));
+        assert!(c.allowlist().allows("https://a.example.org"));
+        assert!(!c.allowlist().allows("https://a.nhi.gov.tw"));
+        assert_eq!(c.card_timeout(), Duration::from_secs(3));
+    }
+
+    #[test]
+    fn errors_name_line_and_key() {
+        let e = parse("port = 7777\nprot = 1\n").unwrap_err().to_string();
+        assert!(e.contains("line 2") && e.contains("prot"), "{e}");
+        let e = parse("\nport = \"x\"\n").unwrap_err().to_string();
+        assert!(e.contains("line 2") && e.contains("port"), "{e}");
+        let e = parse("log_level = \"info\"\n\nallowed_origins = [\"null\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("line 3") && e.contains("allowed_origins") && e.contains("null"),
+            "{e}"
+        );
+        let e = parse("port = 0\n").unwrap_err().to_string();
+        assert!(e.contains("line 1") && e.contains("`port`"), "{e}");
+        let e = parse("log_level = \"loud\"\n").unwrap_err().to_string();
+        assert!(e.contains("log_level"), "{e}");
+    }
+}

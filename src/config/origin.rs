@@ -1,0 +1,275 @@
+//! Which web origins may use the card: exact `scheme://host[:port]` entries and `https://*.domain`
+//! wildcards that match whole DNS labels. Comparison is on parsed, normalised origins — never on
+//! string prefixes — so `https://evilnhi.gov.tw` and `https://nhi.gov.tw.evil.com` never match
+//! `https://*.nhi.gov.tw`.
+
+use std::fmt;
+
+use thiserror::Error;
+
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum OriginError {
+    #[error("{0:?} is not an origin of the form scheme://host[:port]")]
+    Syntax(String),
+    #[error("{0:?}: only http and https origins can be allowed")]
+    Scheme(String),
+    #[error("{0:?}: `null` and file:// origins are never allowed")]
+    Opaque(String),
+    #[error("{0:?}: a wildcard must be https://*.domain with at least two labels and no port")]
+    Wildcard(String),
+}
+
+/// A parsed web origin with its default port made explicit.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Origin {
+    scheme: String,
+    host: String,
+    port: u16,
+}
+
+impl Origin {
+    /// Parses an `Origin` header value (RFC 6454 serialisation: no path, no trailing slash).
+    pub fn parse(text: &str) -> Option<Origin> {
+        let (scheme, rest) = text.split_once("://")?;
+        let scheme = scheme.to_ascii_lowercase();
+        let default_port = match scheme.as_str() {
+            "https" => 443,
+            "http" => 80,
+            _ => return None,
+        };
+        if rest.is_empty() || rest.contains(['/', '?', '#', '@', ' ']) {
+            return None;
+        }
+        let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
+            let (addr, after) = v6.split_once(']')?;
+            addr.parse::<std::net::Ipv6Addr>().ok()?;
+            let port = match after {
+                "" => default_port,
+                p => p.strip_prefix(':')?.parse().ok()?,
+            };
+            (format!("[{}]", addr.to_ascii_lowercase()), port)
+        } else {
+            let (host, port) = match rest.rsplit_once(':') {
+                Some((h, p)) => (h, p.parse::<u16>().ok()?),
+                None => (rest, default_port),
+            };
+            let host = host.to_ascii_lowercase();
+            let label_ok = |l: &str| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+            };
+            if host.is_empty() || host.len() > 253 || !host.split('.').all(label_ok) {
+                return None;
+            }
+            (host, port)
+        };
+        if port == 0 {
+            return None;
+        }
+        Some(Origin { scheme, host, port })
+    }
+
+    pub fn scheme(&self) -> &str {
+        &self.scheme
+    }
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let default = matches!(
+            (self.scheme.as_str(), self.port),
+            ("https", 443) | ("http", 80)
+        );
+        if default {
+            write!(f, "{}://{}", self.scheme, self.host)
+        } else {
+            write!(f, "{}://{}:{}", self.scheme, self.host, self.port)
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Pattern {
+    Exact(Origin),
+    /// `https://*.suffix`: any host of one or more labels followed by `.suffix`, port 443.
+    Subdomains(String),
+}
+
+/// The configured allowlist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Allowlist {
+    patterns: Vec<Pattern>,
+}
+
+pub const DEFAULT_ORIGINS: [&str; 2] = ["https://nhi.gov.tw", "https://*.nhi.gov.tw"];
+
+impl Allowlist {
+    pub fn parse<S: AsRef<str>>(entries: &[S]) -> Result<Allowlist, OriginError> {
+        let patterns = entries
+            .iter()
+            .map(|e| parse_pattern(e.as_ref().trim()))
+            .collect::<Result<_, _>>()?;
+        Ok(Allowlist { patterns })
+    }
+
+    pub fn default_list() -> Allowlist {
+        Allowlist::parse(&DEFAULT_ORIGINS).unwrap_or(Allowlist {
+            patterns: Vec::new(),
+        })
+    }
+
+    /// Whether the `Origin` header value `origin` is allowed.
+    pub fn allows(&self, origin: &str) -> bool {
+        let Some(o) = Origin::parse(origin) else {
+            return false;
+        };
+        self.patterns.iter().any(|p| match p {
+            Pattern::Exact(e) => *e == o,
+            Pattern::Subdomains(suffix) => {
+                o.scheme == "https"
+                    && o.port == 443
+                    && o.host.len() > suffix.len() + 1
+                    && o.host.ends_with(suffix.as_str())
+                    && o.host.as_bytes()[o.host.len() - suffix.len() - 1] == b'.'
+            }
+        })
+    }
+}
+
+fn parse_pattern(entry: &str) -> Result<Pattern, OriginError> {
+    let lower = entry.to_ascii_lowercase();
+    if lower == "null" || lower.starts_with("file:") {
+        return Err(OriginError::Opaque(entry.into()));
+    }
+    if let Some(rest) = lower.strip_prefix("https://*.") {
+        // Validate the suffix as a host: it must parse as an origin and have two labels or more,
+        // so `https://*.tw` cannot open a whole top-level domain.
+        let as_origin = Origin::parse(&format!("https://{rest}"))
+            .ok_or_else(|| OriginError::Wildcard(entry.into()))?;
+        if as_origin.port != 443
+            || rest.contains(':')
+            || !rest.contains('.')
+            || rest.starts_with('[')
+        {
+            return Err(OriginError::Wildcard(entry.into()));
+        }
+        return Ok(Pattern::Subdomains(as_origin.host));
+    }
+    if entry.contains('*') {
+        return Err(OriginError::Wildcard(entry.into()));
+    }
+    match lower.split_once("://") {
+        Some(("http" | "https", _)) => {}
+        Some(_) => return Err(OriginError::Scheme(entry.into())),
+        None => return Err(OriginError::Syntax(entry.into())),
+    }
+    Origin::parse(entry)
+        .map(Pattern::Exact)
+        .ok_or_else(|| OriginError::Syntax(entry.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_list_matches_whole_labels_only() {
+        let a = Allowlist::default_list();
+        for ok in [
+            "https://nhi.gov.tw",
+            "https://a.nhi.gov.tw",
+            "https://cloudicweb.nhi.gov.tw",
+            "https://a.b.nhi.gov.tw",
+            "https://CloudICWeb.NHI.gov.tw",
+            "https://a.nhi.gov.tw:443",
+        ] {
+            assert!(a.allows(ok), "{ok}");
+        }
+        for bad in [
+            "https://evilnhi.gov.tw",
+            "https://nhi.gov.tw.evil.com",
+            "https://a.nhi.gov.tw.evil.com",
+            "http://a.nhi.gov.tw",
+            "http://nhi.gov.tw",
+            "https://a.nhi.gov.tw:8443",
+            "https://.nhi.gov.tw",
+            "https://evil.example",
+            "null",
+            "file://",
+            "file:///home/user/page.html",
+            "https://nhi.gov.tw/",
+            "https://a.nhi.gov.tw/path",
+            "https://user@a.nhi.gov.tw",
+            "",
+            "https://",
+            "https://a..nhi.gov.tw",
+            "https://a.nhi.gov.tw:0",
+            "https://a.nhi.gov.tw:99999",
+            "javascript://a.nhi.gov.tw",
+        ] {
+            assert!(!a.allows(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn exact_entries_compare_scheme_host_and_port() {
+        let a = Allowlist::parse(&[
+            "http://127.0.0.1:8080",
+            "https://[::1]:9000",
+            "https://example.org",
+        ])
+        .unwrap();
+        assert!(a.allows("http://127.0.0.1:8080"));
+        assert!(!a.allows("http://127.0.0.1:8081"));
+        assert!(!a.allows("https://127.0.0.1:8080"));
+        assert!(a.allows("https://[::1]:9000"));
+        assert!(a.allows("https://example.org:443"));
+        assert!(!a.allows("https://www.example.org"));
+    }
+
+    #[test]
+    fn bad_entries_are_refused() {
+        for (bad, kind) in [
+            ("null", "opaque"),
+            ("file://", "opaque"),
+            ("ftp://x.org", "scheme"),
+            ("https://*.tw", "wildcard"),
+            ("http://*.nhi.gov.tw", "wildcard"),
+            ("https://*.nhi.gov.tw:8443", "wildcard"),
+            ("https://a.*.gov.tw", "wildcard"),
+            ("nhi.gov.tw", "syntax"),
+            ("https://nhi.gov.tw/x", "syntax"),
+        ] {
+            let err = Allowlist::parse(&[bad]).unwrap_err();
+            let ok = matches!(
+                (&err, kind),
+                (OriginError::Opaque(_), "opaque")
+                    | (OriginError::Scheme(_), "scheme")
+                    | (OriginError::Wildcard(_), "wildcard")
+                    | (OriginError::Syntax(_), "syntax")
+            );
+            assert!(ok, "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn origin_display_normalises() {
+        assert_eq!(
+            Origin::parse("HTTPS://A.Example:443").unwrap().to_string(),
+            "https://a.example"
+        );
+        assert_eq!(
+            Origin::parse("http://localhost:8080").unwrap().to_string(),
+            "http://localhost:8080"
+        );
+    }
+}

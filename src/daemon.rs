@@ -1,0 +1,167 @@
+//! `nhi-bridge run`: configuration, certificate, listener, card service, and the shutdown path,
+//! put together. Every start-up failure is one clear line and a distinct exit status.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use nhi_bridge::api::{self, AppState};
+use nhi_bridge::config::{self, Config};
+use nhi_bridge::reader::Pcsc;
+use nhi_bridge::server::{self, BindError, Limits};
+use nhi_bridge::service::card_service::CardService;
+use nhi_bridge::tls;
+
+use crate::{init_logging, RunArgs, EXIT_CONFIG, EXIT_UNAVAILABLE};
+
+pub fn main(args: RunArgs, data_dir: PathBuf, verbose: u8) -> ExitCode {
+    let config_path = args.config.clone().or_else(config::default_config_file);
+    let mut cfg = match &config_path {
+        Some(path) => match Config::load(path) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("錯誤 Error: 設定檔有誤 configuration error: {e}");
+                return ExitCode::from(EXIT_CONFIG);
+            }
+        },
+        None => Config::default(),
+    };
+    if let Some(port) = args.port {
+        cfg.port = port;
+    }
+    init_logging(verbose, &cfg.log_level);
+    if let Some(p) = &config_path {
+        log::info!(
+            "configuration: {}{}",
+            p.display(),
+            if p.exists() {
+                ""
+            } else {
+                " (absent: defaults)"
+            }
+        );
+    }
+    if !args.headless {
+        log::info!("no tray icon in this version; running headless");
+    }
+
+    let paths = tls::Paths::new(&data_dir);
+    let material = match tls::ensure(&paths) {
+        Ok((m, None)) => m,
+        Ok((m, Some(reason))) => {
+            log::warn!(
+                "issued a new TLS certificate ({reason}); browsers must trust the new CA {}",
+                paths.ca.display()
+            );
+            m
+        }
+        Err(e) => {
+            eprintln!("錯誤 Error: 無法建立 TLS 憑證 cannot prepare the TLS certificate: {e}");
+            return ExitCode::from(EXIT_UNAVAILABLE);
+        }
+    };
+    let acceptor = match tls::acceptor(&material) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("錯誤 Error: TLS: {e}");
+            return ExitCode::from(EXIT_UNAVAILABLE);
+        }
+    };
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("錯誤 Error: {e}");
+            return ExitCode::from(EXIT_UNAVAILABLE);
+        }
+    };
+    runtime.block_on(serve(cfg, acceptor, paths.ca))
+}
+
+async fn serve(cfg: Config, acceptor: openssl::ssl::SslAcceptor, ca_path: PathBuf) -> ExitCode {
+    let listeners = match server::bind(cfg.port).await {
+        Ok(l) => l,
+        Err(BindError::InUse { port, holder }) => {
+            eprintln!(
+                "錯誤 Error: 連接埠 {port} 已被 {holder} 使用（可能是舊版健保卡元件，請先關閉它） — port {port} is already in use by {holder} (perhaps the old NHI component: stop it first)"
+            );
+            return ExitCode::from(EXIT_UNAVAILABLE);
+        }
+        Err(e) => {
+            eprintln!("錯誤 Error: {e}");
+            return ExitCode::from(EXIT_UNAVAILABLE);
+        }
+    };
+    let port = listeners
+        .first()
+        .and_then(|l| l.local_addr().ok())
+        .map_or(cfg.port, |a| a.port());
+    let (service, monitor) = match CardService::start(
+        Arc::new(Pcsc::new()),
+        cfg.reader.clone(),
+        cfg.card_timeout(),
+    ) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("錯誤 Error: cannot start the reader monitor: {e}");
+            return ExitCode::from(EXIT_UNAVAILABLE);
+        }
+    };
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let state = Arc::new(AppState::new(
+        service,
+        port,
+        cfg.allowlist(),
+        stop_rx.clone(),
+    ));
+    let limits = Limits {
+        max_connections: cfg.max_connections,
+        header_timeout: Duration::from_secs(cfg.header_timeout_secs),
+        idle_timeout: Duration::from_secs(cfg.idle_timeout_secs),
+        drain_timeout: Duration::from_secs(5),
+    };
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        log::info!("shutting down");
+        let _ = stop_tx.send(true);
+    });
+    // The one line scripts wait for: the daemon accepts connections from here on.
+    eprintln!(
+        "nhi-bridge {} listening on https://127.0.0.1:{port}/ (self-check page; CA {})",
+        env!("CARGO_PKG_VERSION"),
+        ca_path.display()
+    );
+    server::serve(listeners, acceptor, api::routes(state), limits, stop_rx).await;
+    if !monitor.stop(Duration::from_secs(2)) {
+        log::warn!("reader monitor did not stop in time");
+    }
+    log::info!("stopped");
+    ExitCode::SUCCESS
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

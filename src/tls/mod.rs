@@ -1,0 +1,334 @@
+//! TLS for the loopback listener: the per-install certificate files, their renewal, their status,
+//! and the OpenSSL acceptor (TLS 1.2+, Mozilla "intermediate" ciphers).
+//!
+//! Files in `<data dir>/tls/`: `ca.pem` (CA certificate only), `leaf.pem` (leaf + CA chain),
+//! `leaf.key` (mode 0600). No CA private key is ever written.
+
+pub mod ca;
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use openssl::asn1::Asn1Time;
+use openssl::hash::MessageDigest;
+use openssl::pkey::{PKey, Private};
+use openssl::ssl::{SslAcceptor, SslMethod, SslVersion};
+use openssl::x509::X509;
+use thiserror::Error;
+
+/// A leaf expiring within this many days is replaced at start-up.
+pub const RENEW_WITHIN_DAYS: i32 = 30;
+
+#[derive(Debug, Error)]
+pub enum TlsError {
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("OpenSSL: {0}")]
+    OpenSsl(#[from] openssl::error::ErrorStack),
+    #[error("no usable certificate in {0}")]
+    Missing(PathBuf),
+}
+
+pub struct Paths {
+    pub dir: PathBuf,
+    pub ca: PathBuf,
+    pub leaf: PathBuf,
+    pub key: PathBuf,
+}
+
+impl Paths {
+    pub fn new(data_dir: &Path) -> Paths {
+        let dir = data_dir.join("tls");
+        Paths {
+            ca: dir.join("ca.pem"),
+            leaf: dir.join("leaf.pem"),
+            key: dir.join("leaf.key"),
+            dir,
+        }
+    }
+}
+
+/// The certificate material the daemon serves with.
+pub struct Material {
+    pub ca: X509,
+    pub leaf: X509,
+    pub key: PKey<Private>,
+}
+
+/// Why the leaf is (re)issued at start-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    Missing,
+    Unreadable,
+    ExpiresSoon,
+    Requested,
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Reason::Missing => "no certificate yet",
+            Reason::Unreadable => "the stored certificate or key is unreadable or does not match",
+            Reason::ExpiresSoon => "the certificate expires within 30 days",
+            Reason::Requested => "renewal was requested",
+        })
+    }
+}
+
+fn load(paths: &Paths) -> Result<Material, Reason> {
+    if !paths.leaf.exists() && !paths.key.exists() && !paths.ca.exists() {
+        return Err(Reason::Missing);
+    }
+    let read = |p: &Path| fs::read(p).map_err(|_| Reason::Unreadable);
+    let chain = X509::stack_from_pem(&read(&paths.leaf)?).map_err(|_| Reason::Unreadable)?;
+    let leaf = chain.first().cloned().ok_or(Reason::Unreadable)?;
+    let ca = X509::from_pem(&read(&paths.ca)?).map_err(|_| Reason::Unreadable)?;
+    let key = PKey::private_key_from_pem(&read(&paths.key)?).map_err(|_| Reason::Unreadable)?;
+    let matches = leaf.public_key().is_ok_and(|p| p.public_eq(&key));
+    let signed = ca
+        .public_key()
+        .is_ok_and(|p| leaf.verify(&p).unwrap_or(false));
+    if !matches || !signed {
+        return Err(Reason::Unreadable);
+    }
+    if days_left(&leaf).is_none_or(|d| d < RENEW_WITHIN_DAYS) {
+        return Err(Reason::ExpiresSoon);
+    }
+    Ok(Material { ca, leaf, key })
+}
+
+/// Whole days until the certificate expires (negative when expired).
+pub fn days_left(cert: &X509) -> Option<i32> {
+    let now = Asn1Time::days_from_now(0).ok()?;
+    now.diff(cert.not_after()).ok().map(|d| d.days)
+}
+
+fn write_file(path: &Path, bytes: &[u8], private: bool) -> Result<(), TlsError> {
+    let err = |source| TlsError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let tmp = path.with_extension("tmp");
+    let mut opts = fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(if private { 0o600 } else { 0o644 });
+    }
+    #[cfg(not(unix))]
+    let _ = private;
+    let mut f = opts.open(&tmp).map_err(err)?;
+    f.write_all(bytes).map_err(err)?;
+    f.sync_all().map_err(err)?;
+    // Rename over the old file, so a crash never leaves half a certificate.
+    fs::rename(&tmp, path).map_err(err)
+}
+
+/// Issues a new CA + leaf, writes them, and returns what to serve. `leaf_days` is normally
+/// [`ca::LEAF_DAYS`].
+pub fn issue_and_store(paths: &Paths, leaf_days: u32) -> Result<Material, TlsError> {
+    fs::create_dir_all(&paths.dir).map_err(|source| TlsError::Write {
+        path: paths.dir.clone(),
+        source,
+    })?;
+    let issued = ca::issue(leaf_days)?;
+    let mut chain = issued.leaf.to_pem()?;
+    chain.extend(issued.ca.to_pem()?);
+    write_file(
+        &paths.key,
+        &issued.leaf_key.private_key_to_pem_pkcs8()?,
+        true,
+    )?;
+    write_file(&paths.leaf, &chain, false)?;
+    write_file(&paths.ca, &issued.ca.to_pem()?, false)?;
+    Ok(Material {
+        ca: issued.ca,
+        leaf: issued.leaf,
+        key: issued.leaf_key,
+    })
+}
+
+/// Loads the stored material, or issues a new pair when it is missing, unreadable or expiring.
+/// Returns the reason when it issued.
+pub fn ensure(paths: &Paths) -> Result<(Material, Option<Reason>), TlsError> {
+    match load(paths) {
+        Ok(m) => Ok((m, None)),
+        Err(reason) => Ok((issue_and_store(paths, ca::LEAF_DAYS)?, Some(reason))),
+    }
+}
+
+/// An acceptor for the loopback listener.
+pub fn acceptor(m: &Material) -> Result<SslAcceptor, TlsError> {
+    let mut b = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls_server())?;
+    b.set_min_proto_version(Some(SslVersion::TLS1_2))?;
+    b.set_private_key(&m.key)?;
+    b.set_certificate(&m.leaf)?;
+    b.add_extra_chain_cert(m.ca.clone())?;
+    b.check_private_key()?;
+    Ok(b.build())
+}
+
+/// `cert status`: public facts only.
+#[derive(Debug, serde::Serialize)]
+pub struct Status {
+    pub dir: String,
+    pub subject: String,
+    pub issuer: String,
+    pub sans: Vec<String>,
+    pub not_before: String,
+    pub not_after: String,
+    pub days_left: Option<i32>,
+    pub leaf_sha256: String,
+    pub ca_sha256: String,
+    /// Must always be false: a CA private key anywhere in the directory.
+    pub ca_key_present: bool,
+}
+
+fn fingerprint(cert: &X509) -> String {
+    cert.digest(MessageDigest::sha256())
+        .map(|d| {
+            d.iter()
+                .map(|b| format!("{b:02X}"))
+                .collect::<Vec<_>>()
+                .join(":")
+        })
+        .unwrap_or_default()
+}
+
+fn name_text(name: &openssl::x509::X509NameRef) -> String {
+    name.entries()
+        .map(|e| {
+            let key = e.object().nid().short_name().unwrap_or("?");
+            let val = String::from_utf8_lossy(e.data().as_slice());
+            format!("{key}={val}")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Whether any file in the TLS directory holds a private key that belongs to the CA.
+fn ca_key_present(paths: &Paths, ca: &X509) -> bool {
+    let Ok(ca_pub) = ca.public_key() else {
+        return false;
+    };
+    let Ok(entries) = fs::read_dir(&paths.dir) else {
+        return false;
+    };
+    entries.flatten().any(|e| {
+        let Ok(bytes) = fs::read(e.path()) else {
+            return false;
+        };
+        PKey::private_key_from_pem(&bytes).is_ok_and(|k| k.public_eq(&ca_pub))
+    })
+}
+
+pub fn status(paths: &Paths) -> Result<Status, TlsError> {
+    let missing = || TlsError::Missing(paths.dir.clone());
+    let chain = X509::stack_from_pem(&fs::read(&paths.leaf).map_err(|_| missing())?)?;
+    let leaf = chain.first().cloned().ok_or_else(missing)?;
+    let ca = X509::from_pem(&fs::read(&paths.ca).map_err(|_| missing())?)?;
+    let sans = leaf
+        .subject_alt_names()
+        .map(|names| {
+            names
+                .iter()
+                .filter_map(|n| {
+                    n.dnsname().map(|d| format!("DNS:{d}")).or_else(|| {
+                        n.ipaddress().and_then(|ip| match ip.len() {
+                            4 => <[u8; 4]>::try_from(ip)
+                                .ok()
+                                .map(|a| format!("IP:{}", std::net::Ipv4Addr::from(a))),
+                            16 => <[u8; 16]>::try_from(ip)
+                                .ok()
+                                .map(|a| format!("IP:{}", std::net::Ipv6Addr::from(a))),
+                            _ => None,
+                        })
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Status {
+        dir: paths.dir.display().to_string(),
+        subject: name_text(leaf.subject_name()),
+        issuer: name_text(leaf.issuer_name()),
+        sans,
+        not_before: leaf.not_before().to_string(),
+        not_after: leaf.not_after().to_string(),
+        days_left: days_left(&leaf),
+        leaf_sha256: fingerprint(&leaf),
+        ca_sha256: fingerprint(&ca),
+        ca_key_present: ca_key_present(paths, &ca),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_start_issues_then_reuses() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::new(dir.path());
+        let (m1, why) = ensure(&paths).unwrap();
+        assert_eq!(why, Some(Reason::Missing));
+        let (m2, why) = ensure(&paths).unwrap();
+        assert_eq!(why, None);
+        assert_eq!(m1.leaf.to_der().unwrap(), m2.leaf.to_der().unwrap());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(&paths.key).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+        let s = status(&paths).unwrap();
+        assert!(!s.ca_key_present);
+        assert_eq!(s.sans.len(), 4, "{:?}", s.sans);
+        assert!(s.days_left.unwrap() > 800);
+        assert!(acceptor(&m2).is_ok());
+    }
+
+    #[test]
+    fn near_expiry_and_corrupt_leaves_are_reissued() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::new(dir.path());
+        let old = issue_and_store(&paths, 10).unwrap();
+        let (new, why) = ensure(&paths).unwrap();
+        assert_eq!(why, Some(Reason::ExpiresSoon));
+        assert_ne!(old.ca.to_der().unwrap(), new.ca.to_der().unwrap());
+
+        fs::write(&paths.leaf, b"-----BEGIN CERTIFICATE-----\ngarbage\n").unwrap();
+        let (_, why) = ensure(&paths).unwrap();
+        assert_eq!(why, Some(Reason::Unreadable));
+
+        // A key that does not belong to the leaf is as bad as no key.
+        let other = ca::issue(100).unwrap();
+        fs::write(
+            &paths.key,
+            other.leaf_key.private_key_to_pem_pkcs8().unwrap(),
+        )
+        .unwrap();
+        let (_, why) = ensure(&paths).unwrap();
+        assert_eq!(why, Some(Reason::Unreadable));
+    }
+
+    #[test]
+    fn no_file_holds_the_ca_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::new(dir.path());
+        let m = issue_and_store(&paths, ca::LEAF_DAYS).unwrap();
+        let ca_pub = m.ca.public_key().unwrap();
+        for e in fs::read_dir(&paths.dir).unwrap() {
+            let bytes = fs::read(e.unwrap().path()).unwrap();
+            if let Ok(k) = PKey::private_key_from_pem(&bytes) {
+                assert!(!k.public_eq(&ca_pub));
+            }
+        }
+    }
+}

@@ -3,7 +3,7 @@
 # running. Used by README's set-up commands and by .ci/run, so a fresh machine needs nothing else.
 set -euo pipefail
 
-APT_PACKAGES=(pcscd libpcsclite-dev vsmartcard-vpcd pcsc-tools libssl-dev pkg-config)
+APT_PACKAGES=(pcscd libpcsclite-dev vsmartcard-vpcd pcsc-tools libssl-dev pkg-config procps iproute2 curl ca-certificates)
 
 need=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -416,6 +416,15 @@ pub trait Transport {
     }
 }
 
+/// One round on the wire, traced by header, length and status word only: response data is
+/// card-holder data and never logged.
+fn round<T: Transport + ?Sized>(t: &mut T, cmd: &Command) -> Result<Response, TransportError> {
+    log::trace!("> {cmd:?}");
+    let resp = Response::from_bytes(&t.transmit_raw(&cmd.to_bytes())?)?;
+    log::trace!("< {resp:?}");
+    Ok(resp)
+}
+
 fn exchange<T: Transport + ?Sized>(t: &mut T, cmd: &Command) -> Result<Response, TransportError> {
     // Under T=0 a case-4 command goes without Le; the data then comes through GET RESPONSE.
     let first = if t.protocol() == Protocol::T0 && cmd.case() == Case::Four {
@@ -423,14 +432,13 @@ fn exchange<T: Transport + ?Sized>(t: &mut T, cmd: &Command) -> Result<Response,
     } else {
         cmd.clone()
     };
-    let mut resp = Response::from_bytes(&t.transmit_raw(&first.to_bytes())?)?;
+    let mut resp = round(t, &first)?;
     let mut data: Vec<u8> = Vec::new();
     let mut resent = false;
     for _ in 0..MAX_CHAIN {
         if let Some(n) = resp.sw.bytes_remaining() {
             data.extend_from_slice(&resp.data);
-            let next = Command::get_response(cmd.cla & 0x03, n);
-            resp = Response::from_bytes(&t.transmit_raw(&next.to_bytes())?)?;
+            resp = round(t, &Command::get_response(cmd.cla & 0x03, n))?;
         } else if let (Some(n), false) = (resp.sw.exact_length(), resent) {
             // One re-send only: a card that keeps asking for another length is broken.
             resent = true;
@@ -438,7 +446,7 @@ fn exchange<T: Transport + ?Sized>(t: &mut T, cmd: &Command) -> Result<Response,
                 le: Some(n),
                 ..cmd.clone()
             };
-            resp = Response::from_bytes(&t.transmit_raw(&retry.to_bytes())?)?;
+            resp = round(t, &retry)?;
         } else {
             if data.is_empty() {
                 return Ok(resp);

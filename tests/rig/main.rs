@@ -4,10 +4,13 @@
 //!
 //! Needs `scripts/setup-rig.sh` to have installed pcscd and vpcd (it starts pcscd if needed).
 
+mod https;
 mod support;
 
 mod cli_read;
+mod daemon;
 mod faults;
 mod monitor;
+mod openapi;
 mod privacy;
 mod recovery;

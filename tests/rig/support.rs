@@ -146,6 +146,14 @@ impl Sim {
 
     /// Command APDUs the card received, as uppercase hex.
     pub fn apdus(&self) -> Vec<String> {
+        self.log_lines()
+            .into_iter()
+            .filter(|l| !l.starts_with('#'))
+            .collect()
+    }
+
+    /// The whole log: APDUs and `# power-on` / `# power-off` / `# reset` events.
+    pub fn log_lines(&self) -> Vec<String> {
         std::fs::read_to_string(&self.log)
             .unwrap_or_default()
             .lines()

@@ -116,17 +116,32 @@ pub fn serve(
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(Ended::PeerClosed),
             Err(e) => return Err(e),
         }
+        // One write per line, flushed, so a reader of the log never sees half a line. Power and
+        // reset events are logged as `#` lines beside the command APDUs.
+        let mut note = |line: String| -> io::Result<()> {
+            if let Some(log) = apdu_log.as_deref_mut() {
+                log.write_all(format!("{line}\n").as_bytes())?;
+                log.flush()?;
+            }
+            Ok(())
+        };
         match msg.as_slice() {
-            [0x00] => card.reset(),
-            [0x01] | [0x02] => card.reset(),
+            [0x00] => {
+                note("# power-off".into())?;
+                card.reset();
+            }
+            [0x01] => {
+                note("# power-on".into())?;
+                card.reset();
+            }
+            [0x02] => {
+                note("# reset".into())?;
+                card.reset();
+            }
             [0x04] => send(&mut stream, &card.atr())?,
             [_] => {}
             apdu => {
-                if let Some(log) = apdu_log.as_deref_mut() {
-                    // One write per line, flushed, so a reader of the log never sees half a line.
-                    log.write_all(format!("{}\n", hex(apdu)).as_bytes())?;
-                    log.flush()?;
-                }
+                note(hex(apdu))?;
                 if faults.remove_after.is_some_and(|n| *apdus_so_far >= n) {
                     return Ok(Ended::Removed);
                 }

@@ -1,0 +1,325 @@
+//! A raw HTTPS/1.1 client and a daemon harness for the tests. Raw on purpose: the tests set Host
+//! and Origin to whatever a hostile page or a confused client would send.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use openssl::ssl::{SslConnector, SslMethod, SslStream, SslVerifyMode};
+
+use crate::support::wait_child;
+
+pub const NHI_ORIGIN: &str = "https://cloudicweb.nhi.gov.tw";
+
+#[derive(Debug)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "body is not JSON ({e}): {}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+fn connector(ca: &Path) -> SslConnector {
+    let mut b = SslConnector::builder(SslMethod::tls_client()).expect("connector");
+    b.set_ca_file(ca).expect("CA file");
+    b.set_verify(SslVerifyMode::PEER);
+    b.build()
+}
+
+/// Opens a verified TLS connection to 127.0.0.1:port (the certificate must carry IP 127.0.0.1).
+pub fn tls_connect(ca: &Path, port: u16) -> SslStream<TcpStream> {
+    let tcp = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    tcp.set_read_timeout(Some(Duration::from_secs(20))).ok();
+    connector(ca)
+        .connect("127.0.0.1", tcp)
+        .expect("TLS handshake with the daemon")
+}
+
+fn read_head<R: BufRead>(r: &mut R) -> (u16, Vec<(String, String)>) {
+    let mut line = String::new();
+    r.read_line(&mut line).expect("status line");
+    let status = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("bad status line {line:?}"));
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        r.read_line(&mut h).expect("header line");
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            headers.push((k.trim().to_owned(), v.trim().to_owned()));
+        }
+    }
+    (status, headers)
+}
+
+/// Sends one request with exactly these headers (plus Connection: close and Content-Length).
+pub fn request(
+    ca: &Path,
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> HttpResponse {
+    let mut s = tls_connect(ca, port);
+    let mut req = format!("{method} {path} HTTP/1.1\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str(&format!(
+        "Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    ));
+    s.write_all(req.as_bytes()).expect("send");
+    s.write_all(body).expect("send body");
+    let mut r = BufReader::new(s);
+    let (status, headers) = read_head(&mut r);
+    let mut body = Vec::new();
+    let _ = r.read_to_end(&mut body);
+    HttpResponse {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// A server-sent-events subscription.
+pub struct EventStream {
+    reader: BufReader<SslStream<TcpStream>>,
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    buf: Vec<u8>,
+}
+
+impl EventStream {
+    pub fn open(ca: &Path, port: u16, origin: &str) -> EventStream {
+        let mut s = tls_connect(ca, port);
+        let req = format!(
+            "GET /v1/events HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nOrigin: {origin}\r\nAccept: text/event-stream\r\n\r\n"
+        );
+        s.write_all(req.as_bytes()).expect("send");
+        let mut reader = BufReader::new(s);
+        let (status, headers) = read_head(&mut reader);
+        EventStream {
+            reader,
+            status,
+            headers,
+            buf: Vec::new(),
+        }
+    }
+
+    /// Next SSE event (name, data), decoding the chunked body; None when the stream ends.
+    pub fn next_event(&mut self) -> Option<(String, String)> {
+        loop {
+            if let Some(end) = find(&self.buf, b"\n\n") {
+                let raw: Vec<u8> = self.buf.drain(..end + 2).collect();
+                let text = String::from_utf8_lossy(&raw);
+                let mut name = String::new();
+                let mut data = String::new();
+                for line in text.lines() {
+                    if let Some(v) = line.strip_prefix("event:") {
+                        name = v.trim().to_owned();
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data = v.trim().to_owned();
+                    }
+                }
+                if name.is_empty() && data.is_empty() {
+                    continue; // a keep-alive comment
+                }
+                return Some((name, data));
+            }
+            let mut size = String::new();
+            if self.reader.read_line(&mut size).ok()? == 0 {
+                return None;
+            }
+            let n = usize::from_str_radix(size.trim(), 16).ok()?;
+            if n == 0 {
+                return None;
+            }
+            let mut chunk = vec![0u8; n + 2];
+            self.reader.read_exact(&mut chunk).ok()?;
+            chunk.truncate(n);
+            self.buf.extend_from_slice(&chunk);
+        }
+    }
+
+    /// Waits for an event named `name` (and whose data contains `data_has`), up to `timeout`.
+    pub fn expect(&mut self, name: &str, data_has: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "no {name} event within {timeout:?}; saw {seen:?}"
+            );
+            self.reader
+                .get_ref()
+                .get_ref()
+                .set_read_timeout(Some(left))
+                .ok();
+            match self.next_event() {
+                Some((n, d)) if n == name && d.contains(data_has) => return d,
+                Some(other) => seen.push(other),
+                None => panic!("event stream ended while waiting for {name}; saw {seen:?}"),
+            }
+        }
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// A running `nhi-bridge run --headless` on a port of its own, with its own data dir.
+pub struct Daemon {
+    child: Option<Child>,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    pub ca: PathBuf,
+    log: Arc<Mutex<String>>,
+}
+
+impl Daemon {
+    pub fn start(config: &str) -> Daemon {
+        Daemon::start_in(tempfile::tempdir().expect("tempdir"), config, &[])
+    }
+
+    /// Starts the daemon with `config` (TOML) on a port the system picks (`--port 0`) and waits
+    /// for its "listening" line.
+    pub fn start_in(dir: tempfile::TempDir, config: &str, env: &[(&str, &str)]) -> Daemon {
+        let cfg_path = dir.path().join("config.toml");
+        std::fs::write(&cfg_path, config).expect("write config");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_nhi-bridge"))
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(["run", "--headless", "--port", "0", "--config"])
+            .arg(&cfg_path)
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start nhi-bridge run");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = Arc::new(Mutex::new(String::new()));
+        let (port_tx, port_rx) = mpsc::channel();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("listening on https://127.0.0.1:").nth(1) {
+                    let port: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+                    let _ = port_tx.send(port.parse::<u16>().unwrap_or(0));
+                }
+                let mut l = sink.lock().unwrap_or_else(|p| p.into_inner());
+                l.push_str(&line);
+                l.push('\n');
+            }
+        });
+        let port = match port_rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(p) => p,
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "daemon did not start: {}",
+                    log.lock().map(|l| l.clone()).unwrap_or_default()
+                );
+            }
+        };
+        let ca = dir.path().join("tls").join("ca.pem");
+        Daemon {
+            child: Some(child),
+            port,
+            dir,
+            ca,
+            log,
+        }
+    }
+
+    pub fn get(&self, path: &str, origin: Option<&str>) -> HttpResponse {
+        let host = format!("127.0.0.1:{}", self.port);
+        let mut headers = vec![("Host", host.as_str())];
+        if let Some(o) = origin {
+            headers.push(("Origin", o));
+        }
+        request(&self.ca, self.port, "GET", path, &headers, b"")
+    }
+
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> HttpResponse {
+        request(&self.ca, self.port, method, path, headers, body)
+    }
+
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn events(&self, origin: &str) -> EventStream {
+        EventStream::open(&self.ca, self.port, origin)
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// SIGTERM, then the exit status (within 10 s).
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("running");
+        unsafe {
+            libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+        }
+        match wait_child(&mut child, Duration::from_secs(10)) {
+            Some(s) => s,
+            None => {
+                let _ = child.kill();
+                panic!("daemon did not stop within 10 s of SIGTERM");
+            }
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}

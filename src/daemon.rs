@@ -6,11 +6,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use nhi_bridge::api::{self, AppState};
+use nhi_bridge::api::{self, legacy::LegacySettings, AppState};
 use nhi_bridge::config::{self, Config};
 use nhi_bridge::reader::Pcsc;
-use nhi_bridge::server::{self, BindError, Limits};
-use nhi_bridge::service::card_service::CardService;
+use nhi_bridge::server::{self, BindError, Binding, Limits};
+use nhi_bridge::service::card_service::{CardService, Settings};
 use nhi_bridge::tls;
 
 use crate::{init_logging, RunArgs, EXIT_CONFIG, EXIT_UNAVAILABLE};
@@ -101,11 +101,13 @@ async fn serve(cfg: Config, acceptor: openssl::ssl::SslAcceptor, ca_path: PathBu
         .first()
         .and_then(|l| l.local_addr().ok())
         .map_or(cfg.port, |a| a.port());
-    let (service, monitor) = match CardService::start(
-        Arc::new(Pcsc::new()),
-        cfg.reader.clone(),
-        cfg.card_timeout(),
-    ) {
+    let settings = Settings {
+        preferred: cfg.reader.clone(),
+        card_timeout: cfg.card_timeout(),
+        hsign_timeout: Duration::from_secs(cfg.hsign_timeout_secs),
+        sam: cfg.sam(),
+    };
+    let (service, monitor) = match CardService::start(Arc::new(Pcsc::new()), settings) {
         Ok(x) => x,
         Err(e) => {
             eprintln!("錯誤 Error: cannot start the reader monitor: {e}");
@@ -113,12 +115,46 @@ async fn serve(cfg: Config, acceptor: openssl::ssl::SslAcceptor, ca_path: PathBu
         }
     };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let state = Arc::new(AppState::new(
+    let state = Arc::new(AppState {
         service,
-        port,
-        cfg.allowlist(),
-        stop_rx.clone(),
-    ));
+        allowlist: cfg.allowlist(),
+        legacy: LegacySettings {
+            date_utc_offset_minutes: cfg.legacy_date_utc_offset_minutes,
+        },
+        shutdown: stop_rx.clone(),
+    });
+    let acceptor = Arc::new(acceptor);
+    let mut bindings: Vec<_> = listeners
+        .into_iter()
+        .map(|listener| Binding {
+            listener,
+            tls: Some(acceptor.clone()),
+            filter: api::routes(state.clone(), port, true),
+        })
+        .collect();
+    let mut legacy_lines = Vec::new();
+    for (want, tls) in [(cfg.legacy_http_port, false), (cfg.legacy_https_port, true)] {
+        if want == 0 {
+            continue;
+        }
+        match server::bind(want).await {
+            Ok(listeners) => {
+                let p = listeners
+                    .first()
+                    .and_then(|l| l.local_addr().ok())
+                    .map_or(want, |a| a.port());
+                let scheme = if tls { "https" } else { "http" };
+                legacy_lines.push(format!("legacy API on {scheme}://127.0.0.1:{p}/api/"));
+                bindings.extend(listeners.into_iter().map(|listener| Binding {
+                    listener,
+                    tls: tls.then(|| acceptor.clone()),
+                    filter: api::routes(state.clone(), p, tls),
+                }));
+            }
+            // The legacy HTTP variant is a convenience for old pages: the daemon runs without it.
+            Err(e) => log::warn!("legacy API not available: {e}"),
+        }
+    }
     let limits = Limits {
         max_connections: cfg.max_connections,
         header_timeout: Duration::from_secs(cfg.header_timeout_secs),
@@ -136,7 +172,10 @@ async fn serve(cfg: Config, acceptor: openssl::ssl::SslAcceptor, ca_path: PathBu
         env!("CARGO_PKG_VERSION"),
         ca_path.display()
     );
-    server::serve(listeners, acceptor, api::routes(state), limits, stop_rx).await;
+    for line in legacy_lines {
+        eprintln!("nhi-bridge {line}");
+    }
+    server::serve(bindings, limits, stop_rx).await;
     if !monitor.stop(Duration::from_secs(2)) {
         log::warn!("reader monitor did not stop in time");
     }

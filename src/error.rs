@@ -50,10 +50,46 @@ pub enum ErrorCode {
     PayloadTooLarge,
     /// 4150: the request body is not `application/json`.
     UnsupportedMediaType,
+    /// 4061: the cloud SAM cannot be reached (TCP connect failed).
+    SamUnreachable,
+    /// 8001: H_Sign: reading the card ID (CA 00) failed.
+    CardIdFailed,
+    /// 8002: H_Sign: GET CHALLENGE failed.
+    ChallengeFailed,
+    /// 8003: sending to the cloud SAM failed (01 or 77).
+    SamSendFailed,
+    /// 8004: the cloud SAM's 02 reply had the wrong length (or none came).
+    SamReplyLength,
+    /// 8005: the cloud SAM's reply had the wrong opcode (02, or the 77 check).
+    SamReplyOpcode,
+    /// 8006: the card refused MUTUAL AUTHENTICATE.
+    MutualAuthFailed,
+    /// 8007: sending 03 to the cloud SAM failed.
+    SamAuthSendFailed,
+    /// 8008: the cloud SAM's 04 reply was not OK.
+    SamNotOk,
+    /// 8009: EnCrypt: password length not 6–12.
+    PasswordLength,
+    /// 8300: handshake: RSA key generation failed.
+    SamKeyGen,
+    /// 8301: handshake: public key export failed.
+    SamKeyExport,
+    /// 8302: handshake: the server nonce could not be decrypted.
+    SamNonceDecrypt,
+    /// 8303: handshake: the client nonce could not be encrypted.
+    SamNonceEncrypt,
+    /// 8304: handshake: sending the nonce message failed.
+    SamNonceSend,
+    /// 8305: handshake: no valid server hello.
+    SamHello,
+    /// 8306: handshake: sending the client hello failed.
+    SamHelloSend,
+    /// 9999: unknown legacy WebSocket command.
+    UnknownCommand,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 21] = [
+    pub const ALL: [ErrorCode; 39] = [
         ErrorCode::PcscUnavailable,
         ErrorCode::NoReader,
         ErrorCode::NoCard,
@@ -75,6 +111,24 @@ impl ErrorCode {
         ErrorCode::MethodNotAllowed,
         ErrorCode::PayloadTooLarge,
         ErrorCode::UnsupportedMediaType,
+        ErrorCode::SamUnreachable,
+        ErrorCode::CardIdFailed,
+        ErrorCode::ChallengeFailed,
+        ErrorCode::SamSendFailed,
+        ErrorCode::SamReplyLength,
+        ErrorCode::SamReplyOpcode,
+        ErrorCode::MutualAuthFailed,
+        ErrorCode::SamAuthSendFailed,
+        ErrorCode::SamNotOk,
+        ErrorCode::PasswordLength,
+        ErrorCode::SamKeyGen,
+        ErrorCode::SamKeyExport,
+        ErrorCode::SamNonceDecrypt,
+        ErrorCode::SamNonceEncrypt,
+        ErrorCode::SamNonceSend,
+        ErrorCode::SamHello,
+        ErrorCode::SamHelloSend,
+        ErrorCode::UnknownCommand,
     ];
 
     pub fn code(self) -> &'static str {
@@ -100,6 +154,24 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => "4050",
             ErrorCode::PayloadTooLarge => "4130",
             ErrorCode::UnsupportedMediaType => "4150",
+            ErrorCode::SamUnreachable => "4061",
+            ErrorCode::CardIdFailed => "8001",
+            ErrorCode::ChallengeFailed => "8002",
+            ErrorCode::SamSendFailed => "8003",
+            ErrorCode::SamReplyLength => "8004",
+            ErrorCode::SamReplyOpcode => "8005",
+            ErrorCode::MutualAuthFailed => "8006",
+            ErrorCode::SamAuthSendFailed => "8007",
+            ErrorCode::SamNotOk => "8008",
+            ErrorCode::PasswordLength => "8009",
+            ErrorCode::SamKeyGen => "8300",
+            ErrorCode::SamKeyExport => "8301",
+            ErrorCode::SamNonceDecrypt => "8302",
+            ErrorCode::SamNonceEncrypt => "8303",
+            ErrorCode::SamNonceSend => "8304",
+            ErrorCode::SamHello => "8305",
+            ErrorCode::SamHelloSend => "8306",
+            ErrorCode::UnknownCommand => "9999",
         }
     }
 
@@ -128,6 +200,24 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => "此服務項目不支援這個請求方法",
             ErrorCode::PayloadTooLarge => "請求內容過大（上限 16 KiB）",
             ErrorCode::UnsupportedMediaType => "請求內容必須是 JSON（application/json）",
+            ErrorCode::SamUnreachable => "無法連接服務網站",
+            ErrorCode::CardIdFailed => "讀卡異常（無法讀取卡片識別碼）",
+            ErrorCode::ChallengeFailed => "讀卡異常（無法取得卡片亂數）",
+            ErrorCode::SamSendFailed => "認卡傳輸異常（傳送失敗）",
+            ErrorCode::SamReplyLength => "認卡傳輸異常（回應長度錯誤）",
+            ErrorCode::SamReplyOpcode => "認卡傳輸異常（回應內容錯誤）",
+            ErrorCode::MutualAuthFailed => "卡片回傳無法認卡",
+            ErrorCode::SamAuthSendFailed => "認卡傳輸異常（傳送認證資料失敗）",
+            ErrorCode::SamNotOk => "認卡傳輸異常（服務未核可）",
+            ErrorCode::PasswordLength => "密碼長度需為 6 至 12 個字元",
+            ErrorCode::SamKeyGen => "建立安全連線失敗（產生金鑰）",
+            ErrorCode::SamKeyExport => "建立安全連線失敗（匯出金鑰）",
+            ErrorCode::SamNonceDecrypt => "PKCS#11異常",
+            ErrorCode::SamNonceEncrypt => "PKCS#11異常",
+            ErrorCode::SamNonceSend => "Session 建立異常",
+            ErrorCode::SamHello => "Session 建立異常",
+            ErrorCode::SamHelloSend => "PKCS#11異常",
+            ErrorCode::UnknownCommand => "不支援的指令",
         }
     }
 
@@ -160,6 +250,30 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => "This endpoint does not support that method",
             ErrorCode::PayloadTooLarge => "The request body is too large (limit 16 KiB)",
             ErrorCode::UnsupportedMediaType => "The request body must be JSON (application/json)",
+            ErrorCode::SamUnreachable => "The NHI card service (cloud SAM) cannot be reached",
+            ErrorCode::CardIdFailed => "Reading the card ID failed",
+            ErrorCode::ChallengeFailed => "The card did not give a challenge",
+            ErrorCode::SamSendFailed => "Sending to the NHI card service failed",
+            ErrorCode::SamReplyLength => "The NHI card service answered with a wrong length",
+            ErrorCode::SamReplyOpcode => "The NHI card service answered with an unexpected reply",
+            ErrorCode::MutualAuthFailed => {
+                "The card could not authenticate to the NHI card service"
+            }
+            ErrorCode::SamAuthSendFailed => {
+                "Sending the card's answer to the NHI card service failed"
+            }
+            ErrorCode::SamNotOk => "The NHI card service did not accept the card",
+            ErrorCode::PasswordLength => "The password must be 6 to 12 characters",
+            ErrorCode::SamKeyGen => "Secure session: key generation failed",
+            ErrorCode::SamKeyExport => "Secure session: key export failed",
+            ErrorCode::SamNonceDecrypt => {
+                "Secure session: the service's nonce could not be decrypted"
+            }
+            ErrorCode::SamNonceEncrypt => "Secure session: the nonce could not be encrypted",
+            ErrorCode::SamNonceSend => "Secure session: sending the nonce failed",
+            ErrorCode::SamHello => "Secure session: the service's hello was missing or invalid",
+            ErrorCode::SamHelloSend => "Secure session: sending the hello failed",
+            ErrorCode::UnknownCommand => "Unknown command",
         }
     }
 
@@ -187,6 +301,24 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => 24,
             ErrorCode::PayloadTooLarge => 25,
             ErrorCode::UnsupportedMediaType => 26,
+            ErrorCode::SamUnreachable => 30,
+            ErrorCode::CardIdFailed => 31,
+            ErrorCode::ChallengeFailed => 32,
+            ErrorCode::SamSendFailed => 33,
+            ErrorCode::SamReplyLength => 34,
+            ErrorCode::SamReplyOpcode => 35,
+            ErrorCode::MutualAuthFailed => 36,
+            ErrorCode::SamAuthSendFailed => 37,
+            ErrorCode::SamNotOk => 38,
+            ErrorCode::PasswordLength => 39,
+            ErrorCode::SamKeyGen => 40,
+            ErrorCode::SamKeyExport => 41,
+            ErrorCode::SamNonceDecrypt => 42,
+            ErrorCode::SamNonceEncrypt => 43,
+            ErrorCode::SamNonceSend => 44,
+            ErrorCode::SamHello => 45,
+            ErrorCode::SamHelloSend => 46,
+            ErrorCode::UnknownCommand => 47,
         }
     }
 }

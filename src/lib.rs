@@ -11,6 +11,7 @@ pub mod card;
 pub mod config;
 pub mod error;
 pub mod reader;
+pub mod sam;
 pub mod server;
 pub mod service;
 pub mod tls;

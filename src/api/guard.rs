@@ -25,17 +25,24 @@ pub enum Caller {
 
 pub struct Guard {
     port: u16,
+    /// Whether this listener speaks TLS (the scheme of the daemon's own origin).
+    tls: bool,
     allowlist: Allowlist,
 }
 
 /// Paths a request without an Origin may use: nothing on them reveals card-holder data.
 fn open_without_origin(method: &Method, path: &str) -> bool {
-    (method == Method::GET || method == Method::HEAD) && matches!(path, "/v1/status" | "/")
+    (method == Method::GET || method == Method::HEAD)
+        && matches!(path, "/v1/status" | "/" | "/echo" | "/api/GetStatus.bmp")
 }
 
 impl Guard {
-    pub fn new(port: u16, allowlist: Allowlist) -> Guard {
-        Guard { port, allowlist }
+    pub fn new(port: u16, tls: bool, allowlist: Allowlist) -> Guard {
+        Guard {
+            port,
+            tls,
+            allowlist,
+        }
     }
 
     /// `host:port` exactly, one of our names, our port (the port may be left out only when it is
@@ -55,8 +62,9 @@ impl Guard {
     }
 
     fn own_origin(&self, origin: &str) -> bool {
+        let scheme = if self.tls { "https" } else { "http" };
         Origin::parse(origin).is_some_and(|o| {
-            o.scheme() == "https" && o.port() == self.port && HOST_NAMES.contains(&o.host())
+            o.scheme() == scheme && o.port() == self.port && HOST_NAMES.contains(&o.host())
         })
     }
 
@@ -141,7 +149,7 @@ mod tests {
     }
 
     fn guard() -> Guard {
-        Guard::new(7777, Allowlist::default_list())
+        Guard::new(7777, true, Allowlist::default_list())
     }
 
     #[test]
@@ -170,7 +178,7 @@ mod tests {
             assert!(!g.host_allowed(&headers(&[("host", bad)])), "{bad}");
         }
         assert!(!g.host_allowed(&HeaderMap::new()));
-        let g443 = Guard::new(443, Allowlist::default_list());
+        let g443 = Guard::new(443, true, Allowlist::default_list());
         assert!(g443.host_allowed(&headers(&[("host", "iccert.nhi.gov.tw")])));
     }
 

@@ -4,6 +4,7 @@
 //! fitting HTTP status.
 
 pub mod guard;
+pub mod legacy;
 pub mod page;
 pub mod v1;
 
@@ -30,29 +31,13 @@ pub const MAX_BODY: usize = 16 * 1024;
 
 pub const API_VERSION: &str = "1";
 
-/// Shared by every request.
+/// Shared by every request, whichever listener it came in on.
 pub struct AppState {
     pub service: Arc<CardService>,
-    pub guard: Guard,
-    pub port: u16,
+    pub allowlist: Allowlist,
+    pub legacy: legacy::LegacySettings,
     /// Ends long-lived responses (event streams) on shutdown.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
-}
-
-impl AppState {
-    pub fn new(
-        service: Arc<CardService>,
-        port: u16,
-        allowlist: Allowlist,
-        shutdown: tokio::sync::watch::Receiver<bool>,
-    ) -> AppState {
-        AppState {
-            service,
-            guard: Guard::new(port, allowlist),
-            port,
-            shutdown,
-        }
-    }
 }
 
 /// A request as the routes see it.
@@ -96,6 +81,23 @@ pub fn http_status(code: ErrorCode) -> StatusCode {
         | ErrorCode::ProfileReadFailed
         | ErrorCode::CardDataReadFailed => StatusCode::BAD_GATEWAY,
         ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorCode::PasswordLength | ErrorCode::UnknownCommand => StatusCode::BAD_REQUEST,
+        ErrorCode::SamUnreachable
+        | ErrorCode::CardIdFailed
+        | ErrorCode::ChallengeFailed
+        | ErrorCode::SamSendFailed
+        | ErrorCode::SamReplyLength
+        | ErrorCode::SamReplyOpcode
+        | ErrorCode::MutualAuthFailed
+        | ErrorCode::SamAuthSendFailed
+        | ErrorCode::SamNotOk
+        | ErrorCode::SamKeyGen
+        | ErrorCode::SamKeyExport
+        | ErrorCode::SamNonceDecrypt
+        | ErrorCode::SamNonceEncrypt
+        | ErrorCode::SamNonceSend
+        | ErrorCode::SamHello
+        | ErrorCode::SamHelloSend => StatusCode::BAD_GATEWAY,
         ErrorCode::PcscUnavailable
         | ErrorCode::NoReader
         | ErrorCode::NoCard
@@ -124,23 +126,37 @@ pub fn error_response(code: ErrorCode) -> Response {
     json_response(http_status(code), &ErrorBody::new(code))
 }
 
-/// The filter the server runs: everything goes through [`handle`].
+/// The filter one listener runs (`port` and `tls` are that listener's, for the Host check and the
+/// daemon's own origin): the `/echo` WebSocket upgrade, else everything through [`handle`].
 pub fn routes(
     state: Arc<AppState>,
+    port: u16,
+    tls: bool,
 ) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static {
+    let guard = Arc::new(Guard::new(port, tls, state.allowlist.clone()));
+    let echo = legacy::ws::route(state.clone(), guard.clone());
+    let guard = warp::any().map(move || guard.clone());
     let state = warp::any().map(move || state.clone());
     let query = warp::query::raw().or(warp::any().map(String::new)).unify();
-    warp::any()
+    let main = warp::any()
         .and(state)
+        .and(guard)
         .and(warp::method())
         .and(warp::path::full())
         .and(query)
         .and(warp::header::headers_cloned())
         .and(warp::body::stream())
         .then(
-            |state: Arc<AppState>, method, path: FullPath, query, headers, body| async move {
+            |state: Arc<AppState>,
+             guard: Arc<Guard>,
+             method,
+             path: FullPath,
+             query,
+             headers,
+             body| async move {
                 handle(
                     state,
+                    &guard,
                     method,
                     path.as_str().to_owned(),
                     query,
@@ -149,7 +165,9 @@ pub fn routes(
                 )
                 .await
             },
-        )
+        );
+    echo.or(main)
+        .unify()
         .recover(|_rejection: warp::Rejection| async move {
             Ok::<_, Infallible>(error_response(ErrorCode::BadRequest))
         })
@@ -188,6 +206,7 @@ where
 
 async fn handle<S, B>(
     state: Arc<AppState>,
+    guard: &Guard,
     method: Method,
     path: String,
     query: String,
@@ -198,7 +217,7 @@ where
     S: Stream<Item = Result<B, warp::Error>>,
     B: Buf,
 {
-    let caller = match state.guard.check(&method, &path, &headers) {
+    let caller = match guard.check(&method, &path, &headers) {
         Ok(c) => c,
         Err(code) => {
             log::info!("refused {method} {path}: {}", code.message_en());
@@ -222,23 +241,27 @@ where
                 headers,
                 body,
             };
-            route(&state, &caller, req).await
+            route(&state, req).await
         }
     };
     guard::add_cors(resp.headers_mut(), &caller);
     resp
 }
 
-async fn route(state: &Arc<AppState>, caller: &Caller, req: Request) -> Response {
-    if req.path == "/" {
+async fn route(state: &Arc<AppState>, req: Request) -> Response {
+    // `/echo` without an upgrade is what a user's browser asks for when told to accept the
+    // certificate: it gets the status page, as the official component answers with a page.
+    if req.path == "/" || req.path == "/echo" {
         return match req.method {
             Method::GET | Method::HEAD => page::status_page(state),
             _ => method_not_allowed("GET"),
         };
     }
-    let _ = caller;
     if req.path.starts_with("/v1/") {
         return v1::route(state, req).await;
+    }
+    if req.path.starts_with("/api/") {
+        return legacy::http::route(state, req).await;
     }
     error_response(ErrorCode::NotFound)
 }

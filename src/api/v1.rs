@@ -118,6 +118,8 @@ pub async fn route(state: &Arc<AppState>, req: Request) -> Response {
         "readers" if get_only(&req.method) => readers(state).await,
         "card" if get_only(&req.method) => card(state, &req.query).await,
         "events" if get_only(&req.method) => events(state),
+        "card/hsign" if req.method == Method::POST => hsign(state, &req).await,
+        "card/hsign" => method_not_allowed("POST"),
         "status" | "readers" | "card" | "events" => method_not_allowed("GET"),
         _ => error_response(ErrorCode::NotFound),
     }
@@ -172,6 +174,45 @@ async fn card(state: &AppState, query: &str) -> Response {
         Ok(readout) => json_response(StatusCode::OK, &CardJson::new(&readout)),
         Err(e) => {
             log::info!("GET /v1/card: {e}");
+            error_response(e.code)
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HSignBody {
+    argument: String,
+}
+
+#[derive(Serialize)]
+pub struct HSignJson {
+    pub signature: String,
+}
+
+async fn hsign(state: &AppState, req: &Request) -> Response {
+    let json = req
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if !json {
+        return error_response(ErrorCode::UnsupportedMediaType);
+    }
+    let Ok(body) = serde_json::from_slice::<HSignBody>(&req.body) else {
+        return error_response(ErrorCode::BadRequest);
+    };
+    let Some(argument) = crate::service::hsign::HSignArgument::parse(&body.argument) else {
+        return error_response(ErrorCode::BadRequest);
+    };
+    if !state.service.snapshot().pcsc_up {
+        return error_response(ErrorCode::PcscUnavailable);
+    }
+    match state.service.hsign(argument).await {
+        Ok(signature) => json_response(StatusCode::OK, &HSignJson { signature }),
+        Err(e) => {
+            log::info!("POST /v1/card/hsign: {e}");
             error_response(e.code)
         }
     }

@@ -51,6 +51,19 @@ pub struct Config {
     pub header_timeout_secs: u64,
     /// A kept-alive connection with no request for this long is closed.
     pub idle_timeout_secs: u64,
+    /// Plain-HTTP port of the legacy `/api/` variant on 127.0.0.1 (0 = off).
+    pub legacy_http_port: u16,
+    /// HTTPS port of the legacy `/api/` variant on 127.0.0.1 (0 = off).
+    pub legacy_https_port: u16,
+    /// The NHI cloud SAM, `host:port`, for H_Sign.
+    pub sam_endpoint: String,
+    pub sam_connect_timeout_secs: u64,
+    pub sam_hello_timeout_secs: u64,
+    pub sam_reply_timeout_secs: u64,
+    /// Longest a whole H_Sign may take.
+    pub hsign_timeout_secs: u64,
+    /// UTC offset of the date used by EnCrypt / SecureGetBasicWithParam (Taiwan: 480).
+    pub legacy_date_utc_offset_minutes: i32,
 }
 
 impl Default for Config {
@@ -67,6 +80,14 @@ impl Default for Config {
             max_connections: 256,
             header_timeout_secs: 10,
             idle_timeout_secs: 60,
+            legacy_http_port: 59001,
+            legacy_https_port: 59002,
+            sam_endpoint: crate::sam::DEFAULT_ENDPOINT.into(),
+            sam_connect_timeout_secs: 10,
+            sam_hello_timeout_secs: 20,
+            sam_reply_timeout_secs: 60,
+            hsign_timeout_secs: 120,
+            legacy_date_utc_offset_minutes: 480,
         }
     }
 }
@@ -140,6 +161,39 @@ impl Config {
         if config.idle_timeout_secs == 0 {
             return Err(invalid("idle_timeout_secs", "must be at least 1".into()));
         }
+        let ports = [
+            config.port,
+            config.legacy_http_port,
+            config.legacy_https_port,
+        ];
+        for (i, key) in [(1, "legacy_http_port"), (2, "legacy_https_port")] {
+            if ports[i] != 0 && ports.iter().filter(|p| **p == ports[i]).count() > 1 {
+                return Err(invalid(key, "must differ from the other ports".into()));
+            }
+        }
+        let endpoint_ok = config
+            .sam_endpoint
+            .rsplit_once(':')
+            .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0));
+        if !endpoint_ok {
+            return Err(invalid("sam_endpoint", "must be host:port".into()));
+        }
+        for (key, v) in [
+            ("sam_connect_timeout_secs", config.sam_connect_timeout_secs),
+            ("sam_hello_timeout_secs", config.sam_hello_timeout_secs),
+            ("sam_reply_timeout_secs", config.sam_reply_timeout_secs),
+            ("hsign_timeout_secs", config.hsign_timeout_secs),
+        ] {
+            if !(1..=600).contains(&v) {
+                return Err(invalid(key, "must be 1–600".into()));
+            }
+        }
+        if !(-720..=840).contains(&config.legacy_date_utc_offset_minutes) {
+            return Err(invalid(
+                "legacy_date_utc_offset_minutes",
+                "must be between -720 and 840".into(),
+            ));
+        }
         Ok(config)
     }
 
@@ -150,6 +204,15 @@ impl Config {
 
     pub fn card_timeout(&self) -> Duration {
         Duration::from_secs(self.card_timeout_secs)
+    }
+
+    pub fn sam(&self) -> crate::sam::SamConfig {
+        crate::sam::SamConfig {
+            endpoint: self.sam_endpoint.clone(),
+            connect_timeout: Duration::from_secs(self.sam_connect_timeout_secs),
+            hello_timeout: Duration::from_secs(self.sam_hello_timeout_secs),
+            reply_timeout: Duration::from_secs(self.sam_reply_timeout_secs),
+        }
     }
 }
 

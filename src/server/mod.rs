@@ -125,24 +125,26 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Tracked<S> {
     }
 }
 
-/// Serves until `shutdown` turns true, then drains within `limits.drain_timeout`.
-pub async fn serve<F>(
-    listeners: Vec<TcpListener>,
-    acceptor: SslAcceptor,
-    filter: F,
-    limits: Limits,
-    shutdown: watch::Receiver<bool>,
-) where
+/// One listening socket with what it serves: TLS (with this acceptor) or plain HTTP.
+pub struct Binding<F> {
+    pub listener: TcpListener,
+    pub tls: Option<Arc<SslAcceptor>>,
+    pub filter: F,
+}
+
+/// Serves until `shutdown` turns true, then drains within `limits.drain_timeout`. All bindings
+/// share one connection cap.
+pub async fn serve<F>(bindings: Vec<Binding<F>>, limits: Limits, shutdown: watch::Receiver<bool>)
+where
     F: Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static,
 {
-    let acceptor = Arc::new(acceptor);
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let mut tasks = tokio::task::JoinSet::new();
-    for listener in listeners {
+    for b in bindings {
         tasks.spawn(accept_loop(
-            listener,
-            acceptor.clone(),
-            filter.clone(),
+            b.listener,
+            b.tls,
+            b.filter,
             limits.clone(),
             slots.clone(),
             shutdown.clone(),
@@ -164,7 +166,7 @@ pub async fn serve<F>(
 
 async fn accept_loop<F>(
     listener: TcpListener,
-    acceptor: Arc<SslAcceptor>,
+    acceptor: Option<Arc<SslAcceptor>>,
     filter: F,
     limits: Limits,
     slots: Arc<Semaphore>,
@@ -208,14 +210,17 @@ async fn accept_loop<F>(
 
 async fn connection<F>(
     tcp: TcpStream,
-    acceptor: Arc<SslAcceptor>,
+    acceptor: Option<Arc<SslAcceptor>>,
     filter: F,
     limits: Limits,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) where
     F: Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static,
 {
     let _ = tcp.set_nodelay(true);
+    let Some(acceptor) = acceptor else {
+        return http(tcp, filter, limits, shutdown).await;
+    };
     let Ok(ssl) = Ssl::new(acceptor.context()) else {
         return;
     };
@@ -233,6 +238,15 @@ async fn connection<F>(
             return;
         }
     }
+    http(stream, filter, limits, shutdown).await
+}
+
+/// HTTP/1.1 on an established stream, with the idle watchdog and graceful shutdown.
+async fn http<S, F>(stream: S, filter: F, limits: Limits, mut shutdown: watch::Receiver<bool>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    F: Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static,
+{
     let last = Arc::new(AtomicU64::new(0));
     let tracked = Tracked {
         inner: stream,

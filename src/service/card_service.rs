@@ -18,7 +18,9 @@ use crate::error::ErrorCode;
 use crate::reader::monitor::{EventSink, Monitor, ReaderEvent};
 use crate::reader::{Pcsc, ReaderInfo};
 
+use super::hsign::{self, HSignArgument};
 use super::{read_card, run_blocking_with_timeout, CardReadout, Insertion, ServiceError};
+use crate::sam::SamConfig;
 
 /// Longest a reader listing may take (it does not touch cards).
 const LIST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -36,10 +38,24 @@ struct Cached {
     readout: Arc<CardReadout>,
 }
 
+/// How the service reaches and bounds the card and the cloud SAM.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Reader to use; `None` = the first whose card accepts the NHI SELECT.
+    pub preferred: Option<String>,
+    /// Longest a card read may take.
+    pub card_timeout: Duration,
+    /// Longest a whole H_Sign (SAM check, card, SAM exchange) may take.
+    pub hsign_timeout: Duration,
+    pub sam: SamConfig,
+}
+
 pub struct CardService {
     pcsc: Arc<Pcsc>,
     preferred: Option<String>,
     timeout: Duration,
+    hsign_timeout: Duration,
+    sam: SamConfig,
     io: tokio::sync::Mutex<()>,
     snapshot: RwLock<Snapshot>,
     cache: Mutex<HashMap<String, Cached>>,
@@ -66,8 +82,7 @@ impl CardService {
     /// caller owns the returned monitor (dropping it stops the thread).
     pub fn start(
         pcsc: Arc<Pcsc>,
-        preferred: Option<String>,
-        timeout: Duration,
+        settings: Settings,
     ) -> std::io::Result<(Arc<CardService>, Monitor)> {
         let (events, _) = broadcast::channel(64);
         let initial = match pcsc.readers() {
@@ -88,8 +103,10 @@ impl CardService {
         };
         let service = Arc::new(CardService {
             pcsc,
-            preferred,
-            timeout,
+            preferred: settings.preferred,
+            timeout: settings.card_timeout,
+            hsign_timeout: settings.hsign_timeout,
+            sam: settings.sam,
             io: tokio::sync::Mutex::new(()),
             snapshot: RwLock::new(initial),
             cache: Mutex::new(HashMap::new()),
@@ -214,5 +231,21 @@ impl CardService {
             );
         }
         Ok(readout)
+    }
+
+    /// H_Sign with the card to itself: no other card operation runs meanwhile.
+    pub async fn hsign(&self, argument: HSignArgument) -> Result<String, ServiceError> {
+        let _turn = tokio::time::timeout(self.timeout, self.io.lock())
+            .await
+            .map_err(|_| {
+                ServiceError::new(ErrorCode::CardTimeout, "waited too long for the card")
+            })?;
+        let pcsc = self.pcsc.clone();
+        let preferred = self.preferred.clone();
+        let sam = self.sam.clone();
+        run_blocking_with_timeout(self.hsign_timeout, move |abandoned| {
+            hsign::hsign(&pcsc, preferred.as_deref(), abandoned, &sam, &argument)
+        })
+        .await
     }
 }

@@ -5,6 +5,7 @@
 //! reader failures to the stable [`ErrorCode`]s. The daemon's `CardService` grows here.
 
 pub mod card_service;
+pub mod hsign;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
@@ -95,6 +96,14 @@ pub struct Insertion {
     pub event_count: u32,
 }
 
+/// What becomes of the card after an operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum After {
+    Leave,
+    /// Reset the card (the official component does so after H_Sign).
+    Reset,
+}
+
 /// The result of an operation on the NHI card, with where it ran.
 #[derive(Debug)]
 pub struct Found<R> {
@@ -108,12 +117,13 @@ pub struct Found<R> {
 ///
 /// With `preferred`, only that reader is used. Otherwise readers are tried in PC/SC order and the
 /// first whose card accepts the HC SELECT wins; a non-NHI card elsewhere does not get in the way.
-/// When `abandoned` is set by the time the card answers (the caller gave up waiting), the card is
-/// reset rather than left as the operation left it.
+/// The card is reset afterwards when `after` says so (H_Sign), or when `abandoned` is set by the
+/// time the card answers (the caller gave up waiting), rather than left as the operation left it.
 pub fn with_nhi_card<R>(
     pcsc: &Pcsc,
     preferred: Option<&str>,
     abandoned: &AtomicBool,
+    after: After,
     mut op: impl FnMut(&mut NhiCard<'_, dyn Transport + '_>) -> Result<R, CardError>,
 ) -> Result<Found<R>, ServiceError> {
     let readers = pcsc.readers()?;
@@ -161,11 +171,16 @@ pub fn with_nhi_card<R>(
             .insertion()
             .ok()
             .map(|(atr, event_count)| Insertion { atr, event_count });
-        if abandoned.load(Ordering::SeqCst) {
+        let late = abandoned.load(Ordering::SeqCst);
+        if late {
             log::info!(
                 "card operation on {:?} finished after its timeout; resetting the card",
                 info.name
             );
+        }
+        // Reset once SELECT succeeded (this is the NHI card) when the caller asks, or always
+        // after a late answer; a card that refused SELECT is not ours to reset.
+        if late || (after == After::Reset && matches!(outcome, Ok(Ok(_)))) {
             conn.reset();
         }
         match outcome {
@@ -198,7 +213,7 @@ pub fn read_card(
     preferred: Option<&str>,
     abandoned: &AtomicBool,
 ) -> Result<Found<CardReadout>, ServiceError> {
-    let found = with_nhi_card(pcsc, preferred, abandoned, |card| {
+    let found = with_nhi_card(pcsc, preferred, abandoned, After::Leave, |card| {
         let profile = card.read_profile()?;
         let card_data = match card.card_data() {
             Ok(d) => Some(d),

@@ -212,6 +212,7 @@ pub struct Daemon {
 }
 
 impl Daemon {
+    /// Starts a daemon with `config`; the legacy HTTP ports are off unless `config` sets them.
     pub fn start(config: &str) -> Daemon {
         Daemon::start_in(tempfile::tempdir().expect("tempdir"), config, &[])
     }
@@ -220,7 +221,14 @@ impl Daemon {
     /// for its "listening" line.
     pub fn start_in(dir: tempfile::TempDir, config: &str, env: &[(&str, &str)]) -> Daemon {
         let cfg_path = dir.path().join("config.toml");
-        std::fs::write(&cfg_path, config).expect("write config");
+        let mut text = config.to_owned();
+        if !text.contains("legacy_http_port") {
+            text.push_str("\nlegacy_http_port = 0\n");
+        }
+        if !text.contains("legacy_https_port") {
+            text.push_str("\nlegacy_https_port = 0\n");
+        }
+        std::fs::write(&cfg_path, text).expect("write config");
         let mut child = Command::new(env!("CARGO_BIN_EXE_nhi-bridge"))
             .arg("--data-dir")
             .arg(dir.path())
@@ -321,5 +329,146 @@ impl Drop for Daemon {
             let _ = c.kill();
             let _ = c.wait();
         }
+    }
+}
+
+/// Sends one request over plain HTTP (the legacy 59001 variant).
+pub fn http_request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> HttpResponse {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(20))).ok();
+    let mut req = format!("{method} {path} HTTP/1.1\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str(&format!(
+        "Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    ));
+    s.write_all(req.as_bytes()).expect("send");
+    s.write_all(body).expect("send body");
+    let mut r = BufReader::new(s);
+    let (status, headers) = read_head(&mut r);
+    let mut body = Vec::new();
+    let _ = r.read_to_end(&mut body);
+    HttpResponse {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// A legacy `/echo` WebSocket session over verified TLS.
+pub struct EchoSocket {
+    ws: tungstenite::WebSocket<SslStream<TcpStream>>,
+}
+
+impl EchoSocket {
+    pub fn open(ca: &Path, port: u16, host: &str, origin: &str) -> EchoSocket {
+        let stream = tls_connect(ca, port);
+        let req = tungstenite::http::Request::builder()
+            .uri(format!("wss://{host}/echo"))
+            .header("Host", host)
+            .header("Origin", origin)
+            .header("Connection", "Upgrade")
+            .header("Upgrade", "websocket")
+            .header("Sec-WebSocket-Version", "13")
+            .header(
+                "Sec-WebSocket-Key",
+                tungstenite::handshake::client::generate_key(),
+            )
+            .body(())
+            .expect("request");
+        let (ws, _) = tungstenite::client::client(req, stream)
+            .unwrap_or_else(|e| panic!("WebSocket handshake failed: {e}"));
+        EchoSocket { ws }
+    }
+
+    /// Sends one command frame and returns the reply frame's text; `None` when the daemon closed.
+    pub fn send(&mut self, command: &str) -> Option<String> {
+        self.ws.send(tungstenite::Message::text(command)).ok()?;
+        loop {
+            match self.ws.read().ok()? {
+                tungstenite::Message::Text(t) => return Some(t.to_string()),
+                tungstenite::Message::Close(_) => return None,
+                _ => continue,
+            }
+        }
+    }
+
+    /// Whether the daemon closes the connection (reads until close or error).
+    pub fn closed(&mut self) -> bool {
+        loop {
+            match self.ws.read() {
+                Ok(tungstenite::Message::Close(_)) | Err(_) => return true,
+                Ok(_) => continue,
+            }
+        }
+    }
+}
+
+/// A running `nhi-sam-sim` on a free loopback port.
+pub struct SamSim {
+    child: Child,
+    pub port: u16,
+    pub log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl SamSim {
+    pub fn start(args: &[&str]) -> SamSim {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = dir.path().join("sam.log");
+        let bin = crate::support::sim_bin().with_file_name("nhi-sam-sim");
+        let mut child = Command::new(&bin)
+            .arg("--log")
+            .arg(&log)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {}: {e}", bin.display()));
+        let mut line = String::new();
+        let out = child.stdout.take().expect("stdout");
+        BufReader::new(out)
+            .read_line(&mut line)
+            .expect("listening line");
+        let port = line
+            .trim()
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("bad listening line {line:?}"));
+        SamSim {
+            child,
+            port,
+            log,
+            _dir: dir,
+        }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn events(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+impl Drop for SamSim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

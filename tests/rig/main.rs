@@ -10,6 +10,7 @@ mod support;
 mod cli_read;
 mod daemon;
 mod faults;
+mod legacy;
 mod monitor;
 mod openapi;
 mod privacy;

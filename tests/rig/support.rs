@@ -47,20 +47,21 @@ pub fn target_dir() -> PathBuf {
     exe.ancestors().nth(3).expect("target dir").to_path_buf()
 }
 
-/// The simulator binary, built once per test run (a no-op when it is fresh).
+/// The card simulator binary; the SAM simulator sits beside it. Both are built once per test
+/// run (a no-op when they are fresh).
 pub fn sim_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
         let cargo = option_env!("CARGO").unwrap_or("cargo");
         let status = Command::new(cargo)
-            .args(["build", "--quiet", "-p", "nhi-sim", "--bin", "nhi-card-sim"])
+            .args(["build", "--quiet", "-p", "nhi-sim", "--bins"])
             .arg("--manifest-path")
             .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
             .arg("--target-dir")
             .arg(target_dir())
             .status()
             .expect("running cargo build for nhi-card-sim");
-        assert!(status.success(), "building nhi-card-sim failed");
+        assert!(status.success(), "building the simulators failed");
         let bin = target_dir().join("debug").join("nhi-card-sim");
         assert!(bin.exists(), "{} missing", bin.display());
         bin

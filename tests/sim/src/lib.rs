@@ -7,4 +7,5 @@
 
 pub mod card;
 pub mod profile;
+pub mod sam;
 pub mod vpcd;

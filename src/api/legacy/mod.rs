@@ -1,0 +1,200 @@
+//! Drop-in compatibility with the official component (protocol/legacy-nhi.md): the WebSocket
+//! text protocol on `/echo` ([`ws`]) and the `/api/*` HTTP variant with its BMP status images
+//! ([`http`]). Both run the same operations, here, through the card service, and report failures
+//! with the legacy codes pages know.
+//!
+//! Where the official component is insecure we follow §8 instead: the origin allowlist with
+//! whole-label matching, no card I/O for refused pages, random values from the OS CSPRNG.
+
+pub mod bmp;
+pub mod command;
+pub mod crypto;
+pub mod http;
+pub mod ws;
+
+use std::sync::Arc;
+
+use crate::error::ErrorCode;
+use crate::service::hsign::HSignArgument;
+use crate::service::{CardReadout, ServiceError};
+
+use super::AppState;
+use command::PROTOCOL_VERSION;
+
+/// What the legacy protocols need beyond the card service.
+#[derive(Debug, Clone)]
+pub struct LegacySettings {
+    /// Offset from UTC of the date EnCrypt and SecureGetBasicWithParam use (Taiwan by default).
+    pub date_utc_offset_minutes: i32,
+}
+
+impl Default for LegacySettings {
+    fn default() -> LegacySettings {
+        LegacySettings {
+            date_utc_offset_minutes: crypto::TAIPEI_UTC_OFFSET_MINUTES,
+        }
+    }
+}
+
+/// A legacy failure: the bare code the page looks up.
+pub type Code = &'static str;
+
+/// GetBasic, EnCrypt, SecureGetBasicWithParam: card/reader trouble collapses into 8013 (§1.6).
+fn basic_code(e: &ServiceError) -> Code {
+    match e.code {
+        ErrorCode::ProfileReadFailed | ErrorCode::CardInvalidResponse => "8011",
+        ErrorCode::CardDataReadFailed => "8010",
+        _ => "8013",
+    }
+}
+
+/// H_Sign keeps the 700x codes apart (§1.5, §6).
+fn hsign_code(code: ErrorCode) -> Code {
+    match code {
+        ErrorCode::PcscUnavailable => "7001",
+        ErrorCode::NoReader => "7002",
+        ErrorCode::NoCard | ErrorCode::NotNhiCard | ErrorCode::ReaderNotFound => "7004",
+        other => other.code(),
+    }
+}
+
+pub fn version() -> &'static str {
+    PROTOCOL_VERSION
+}
+
+/// 16 digits from the OS CSPRNG.
+pub fn random() -> Result<String, Code> {
+    let digits: [u8; 16] = crate::sam::random_digits().map_err(|_| "9876")?;
+    Ok(digits.iter().map(|&d| d as char).collect())
+}
+
+/// The card read GetBasic needs: profile and the card-data flag.
+async fn basic(state: &AppState) -> Result<Arc<CardReadout>, Code> {
+    let readout = state.service.profile(None).await.map_err(|e| {
+        log::info!("legacy card read: {e}");
+        basic_code(&e)
+    })?;
+    if readout.card_data.is_none() {
+        return Err("8010");
+    }
+    Ok(readout)
+}
+
+/// The GetBasic fields: card_no, id_no, name, birth (ROC), sex, card-data flag.
+pub struct BasicFields<'a> {
+    pub card_no: &'a str,
+    pub id_no: &'a str,
+    pub name: &'a str,
+    pub name_big5: &'a [u8],
+    pub birthday: String,
+    pub sex: char,
+    pub flag: char,
+}
+
+fn fields(r: &CardReadout) -> BasicFields<'_> {
+    let p = &r.profile;
+    BasicFields {
+        card_no: p.card_no.as_str(),
+        id_no: p.id_no.as_str(),
+        name: p.name.text(),
+        name_big5: p.name.big5(),
+        birthday: p.birth_date.roc_text(),
+        sex: p.sex.as_char(),
+        flag: r.card_data.as_ref().map_or(' ', |d| d.flag()),
+    }
+}
+
+/// GetBasic's payload: the six fields joined with commas, name in UTF-8.
+pub async fn get_basic(state: &AppState) -> Result<String, Code> {
+    let r = basic(state).await?;
+    let f = fields(&r);
+    Ok(format!(
+        "{},{},{},{},{},{}",
+        f.card_no, f.id_no, f.name, f.birthday, f.sex, f.flag
+    ))
+}
+
+pub async fn get_basic_fields<T>(
+    state: &AppState,
+    build: impl FnOnce(BasicFields<'_>) -> T,
+) -> Result<T, Code> {
+    let r = basic(state).await?;
+    Ok(build(fields(&r)))
+}
+
+pub async fn h_sign(state: &AppState, argument: &str) -> Result<String, Code> {
+    let Some(arg) = HSignArgument::parse(argument) else {
+        return Err(ErrorCode::BadRequest.code());
+    };
+    state.service.hsign(arg).await.map_err(|e| {
+        log::info!("H_Sign: {e}");
+        hsign_code(e.code)
+    })
+}
+
+pub async fn encrypt(state: &AppState, password: &str) -> Result<String, Code> {
+    // The length is checked before the card is touched, as in the official component.
+    let trimmed = password.trim_end();
+    if !(6..=12).contains(&trimmed.len()) {
+        return Err(ErrorCode::PasswordLength.code());
+    }
+    let r = state
+        .service
+        .profile(None)
+        .await
+        .map_err(|e| basic_code(&e))?;
+    let date = crypto::Ymd::today(state.legacy.date_utc_offset_minutes);
+    crypto::encrypt_password(r.profile.card_no.as_str(), trimmed, date).map_err(|c| c.code())
+}
+
+pub async fn secure_basic(state: &AppState) -> Result<String, Code> {
+    let r = basic(state).await?;
+    let f = fields(&r);
+    let mut csv = Vec::new();
+    for (i, part) in [
+        f.card_no.as_bytes(),
+        f.id_no.as_bytes(),
+        f.name_big5,
+        f.birthday.as_bytes(),
+        &[f.sex as u8],
+        &[f.flag as u8],
+    ]
+    .iter()
+    .enumerate()
+    {
+        if i > 0 {
+            csv.push(b',');
+        }
+        csv.extend_from_slice(part);
+    }
+    let date = crypto::Ymd::today(state.legacy.date_utc_offset_minutes);
+    let out = crypto::secure_basic(&csv, date).map_err(|c| c.code());
+    zeroize::Zeroize::zeroize(&mut csv);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_collapse_as_the_official_component_does() {
+        let e = |code| ServiceError::new(code, "");
+        assert_eq!(basic_code(&e(ErrorCode::NoCard)), "8013");
+        assert_eq!(basic_code(&e(ErrorCode::PcscUnavailable)), "8013");
+        assert_eq!(basic_code(&e(ErrorCode::ProfileReadFailed)), "8011");
+        assert_eq!(basic_code(&e(ErrorCode::CardDataReadFailed)), "8010");
+        assert_eq!(hsign_code(ErrorCode::PcscUnavailable), "7001");
+        assert_eq!(hsign_code(ErrorCode::NoReader), "7002");
+        assert_eq!(hsign_code(ErrorCode::NotNhiCard), "7004");
+        assert_eq!(hsign_code(ErrorCode::SamNotOk), "8008");
+        assert_eq!(hsign_code(ErrorCode::SamUnreachable), "4061");
+    }
+
+    #[test]
+    fn random_is_sixteen_digits() {
+        let r = random().unwrap();
+        assert_eq!(r.len(), 16);
+        assert!(r.bytes().all(|b| b.is_ascii_digit()));
+    }
+}

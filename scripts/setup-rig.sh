@@ -2,18 +2,29 @@
 # Installs what the test rig needs on Debian 12 (idempotent) and starts pcscd when it is not
 # running. Used by README's set-up commands and by .ci/run, so a fresh machine needs nothing else.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(pcscd libpcsclite-dev vsmartcard-vpcd pcsc-tools libssl-dev pkg-config procps iproute2 curl ca-certificates)
+APT_PACKAGES=(pcscd libpcsclite-dev vsmartcard-vpcd pcsc-tools libssl-dev pkg-config procps iproute2 curl
+  ca-certificates chromium libnss3-tools)
 
 need=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
 done
+# Node.js for the browser tests' driver, from Debian only when the machine has none.
+command -v node >/dev/null 2>&1 || need+=(nodejs npm)
 if [ "${#need[@]}" -gt 0 ]; then
   echo "setup-rig: installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# The browser tests' driver: playwright-core only (it never downloads a browser; Debian's chromium
+# is used). Node/npm may already come with the machine; the apt ones are the fallback.
+if [ ! -d tests/browser/node_modules/playwright-core ]; then
+  echo "setup-rig: installing playwright-core for the browser tests"
+  (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
 
 # pcscd: no systemd here, so run it in the foreground mode, detached, and wait for its socket.

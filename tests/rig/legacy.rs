@@ -26,7 +26,7 @@ fn echo(d: &Daemon, origin: &str) -> EchoSocket {
 
 /// Verifies the simulator's signature (hex RSA-SHA256 over card ID ‖ argument) with the public key
 /// in certs/test.
-fn signature_valid(sig_hex: &str, card_id: &str, argument: &str) -> bool {
+pub fn signature_valid(sig_hex: &str, card_id: &str, argument: &str) -> bool {
     let key =
         PKey::public_key_from_pem(include_bytes!("../../certs/test/sam-test-signing-pub.pem"))
             .expect("test public key");

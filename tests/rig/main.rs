@@ -7,6 +7,7 @@
 mod https;
 mod support;
 
+mod browser;
 mod cli_read;
 mod daemon;
 mod faults;

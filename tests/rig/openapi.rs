@@ -13,7 +13,8 @@ fn spec() -> Value {
 
 /// The schema for (path, status) with `components` beside it so its `$ref`s resolve.
 fn schema_for(spec: &Value, path: &str, status: u16) -> Value {
-    let responses = &spec["paths"][path]["get"]["responses"];
+    let op = &spec["paths"][path];
+    let responses = if op["get"].is_object() { &op["get"]["responses"] } else { &op["post"]["responses"] };
     assert!(responses.is_object(), "{path} is not documented");
     let mut resp = responses
         .get(status.to_string())
@@ -64,6 +65,15 @@ fn responses_match_the_openapi_document() {
     for (path, r) in &cases {
         check(&spec, path, r);
     }
+    let host = d.host();
+    let bad = d.request(
+        "POST",
+        "/v1/card/hsign",
+        &[("Host", &host), ("Origin", NHI_ORIGIN), ("Content-Type", "application/json")],
+        br#"{"argument":"short"}"#,
+    );
+    assert_eq!(bad.status, 400);
+    check(&spec, "/v1/card/hsign", &bad);
     sim.remove();
     let no_card = d.get("/v1/card", Some(NHI_ORIGIN));
     assert_eq!(no_card.status, 503);
@@ -88,5 +98,8 @@ fn every_documented_path_is_served() {
         }
         let r = d.get(path, Some(NHI_ORIGIN));
         assert_ne!(r.status, 404, "{path} is documented but not served");
+        if spec["paths"][path]["get"].is_null() {
+            assert_eq!(r.status, 405, "{path} is POST only");
+        }
     }
 }

@@ -14,7 +14,11 @@ fn spec() -> Value {
 /// The schema for (path, status) with `components` beside it so its `$ref`s resolve.
 fn schema_for(spec: &Value, path: &str, status: u16) -> Value {
     let op = &spec["paths"][path];
-    let responses = if op["get"].is_object() { &op["get"]["responses"] } else { &op["post"]["responses"] };
+    let responses = if op["get"].is_object() {
+        &op["get"]["responses"]
+    } else {
+        &op["post"]["responses"]
+    };
     assert!(responses.is_object(), "{path} is not documented");
     let mut resp = responses
         .get(status.to_string())
@@ -69,7 +73,11 @@ fn responses_match_the_openapi_document() {
     let bad = d.request(
         "POST",
         "/v1/card/hsign",
-        &[("Host", &host), ("Origin", NHI_ORIGIN), ("Content-Type", "application/json")],
+        &[
+            ("Host", &host),
+            ("Origin", NHI_ORIGIN),
+            ("Content-Type", "application/json"),
+        ],
         br#"{"argument":"short"}"#,
     );
     assert_eq!(bad.status, 400);

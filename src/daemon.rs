@@ -30,7 +30,11 @@ pub fn main(args: RunArgs, data_dir: PathBuf, verbose: u8) -> ExitCode {
     if let Some(port) = args.port {
         cfg.port = port;
     }
-    init_logging(verbose, &cfg.log_level);
+    let _log = init_logging(verbose, &cfg.log_level, Some(&data_dir));
+    log::info!(
+        "logs: {}",
+        nhi_bridge::logging::log_file(&data_dir).display()
+    );
     if let Some(p) = &config_path {
         log::info!(
             "configuration: {}{}",
@@ -166,15 +170,15 @@ async fn serve(cfg: Config, acceptor: openssl::ssl::SslAcceptor, ca_path: PathBu
         log::info!("shutting down");
         let _ = stop_tx.send(true);
     });
-    // The one line scripts wait for: the daemon accepts connections from here on.
+    for line in legacy_lines {
+        eprintln!("nhi-bridge {line}");
+    }
+    // The one line scripts wait for, printed last: every listener accepts connections from here on.
     eprintln!(
         "nhi-bridge {} listening on https://127.0.0.1:{port}/ (self-check page; CA {})",
         env!("CARGO_PKG_VERSION"),
         ca_path.display()
     );
-    for line in legacy_lines {
-        eprintln!("nhi-bridge {line}");
-    }
     server::serve(bindings, limits, stop_rx).await;
     if !monitor.stop(Duration::from_secs(2)) {
         log::warn!("reader monitor did not stop in time");

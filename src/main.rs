@@ -54,6 +54,26 @@ enum Command {
         #[command(subcommand)]
         action: CertAction,
     },
+    /// 元件檢測 — self-check; exit 0 all ok, 1 warnings, 2 a failure.
+    Check {
+        #[arg(long)]
+        json: bool,
+        /// Also contact the NHI cloud SAM.
+        #[arg(long)]
+        online: bool,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+    /// 診斷資料 — write a redacted diagnostics bundle (.tar.gz) for support staff.
+    Diagnose {
+        /// Where to write it (default: Downloads, else home).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        #[arg(long)]
+        online: bool,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
     /// 列出讀卡機 — list card readers and whether a card is inserted.
     Readers {
         #[arg(long)]
@@ -85,8 +105,24 @@ pub struct RunArgs {
     pub config: Option<PathBuf>,
 }
 
+/// Which daemon configuration the self-check compares against.
+#[derive(clap::Args)]
+struct TargetArgs {
+    /// The daemon's port (default: from the configuration, else 7777).
+    #[arg(long)]
+    port: Option<u16>,
+    /// Configuration file (default: the per-user one).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
 #[derive(Subcommand)]
 enum CertAction {
+    /// Trust the CA in the system store, Chrome/Chromium's and every Firefox profile's NSS
+    /// database, and add `127.0.0.1 iccert.nhi.gov.tw` to the hosts file (needs administrator).
+    Install,
+    /// Undo `install`.
+    Uninstall,
     /// Show the certificate: subject, names, fingerprints, validity, and that no CA key exists.
     Status {
         #[arg(long)]
@@ -106,7 +142,7 @@ fn main() -> ExitCode {
     if let Command::Run(args) = command {
         return daemon::main(args, data_dir, cli.verbose);
     }
-    init_logging(cli.verbose, "warn");
+    let _log = init_logging(cli.verbose, "warn", None);
     log::debug!("data directory: {}", data_dir.display());
     match run(command, &data_dir) {
         Ok(()) => ExitCode::SUCCESS,
@@ -119,25 +155,34 @@ fn main() -> ExitCode {
             eprintln!("錯誤 Error: {e:#}");
             ExitCode::from(ErrorCode::Internal.exit_status())
         }
+        Err(Failure::Exit(code)) => ExitCode::from(code),
     }
 }
 
-/// Logs go to stderr with time, level and module. `-v`… and RUST_LOG win over `default`.
-pub fn init_logging(verbose: u8, default: &str) {
+/// Logs to stderr (and, with `data_dir`, to the rotated log file). `-v`… and RUST_LOG win over
+/// `default`.
+pub fn init_logging(
+    verbose: u8,
+    default: &str,
+    data_dir: Option<&std::path::Path>,
+) -> Option<flexi_logger::LoggerHandle> {
     let level = match verbose {
         0 => default,
         1 => "info",
         2 => "debug",
         _ => "trace",
     };
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level))
-        .format_timestamp_millis()
-        .init();
+    nhi_bridge::logging::init(level, data_dir)
 }
 
 enum Failure {
-    Service { err: ServiceError, json: bool },
+    Service {
+        err: ServiceError,
+        json: bool,
+    },
     Other(anyhow::Error),
+    /// Not an error: the command's verdict as exit status (the self-check).
+    Exit(u8),
 }
 
 impl From<anyhow::Error> for Failure {
@@ -175,6 +220,41 @@ fn run(command: Command, data_dir: &std::path::Path) -> Result<(), Failure> {
     match command {
         Command::Run(_) => Ok(()),
         Command::Cert { action } => cert(action, data_dir).map_err(Failure::Other),
+        Command::Check {
+            json,
+            online,
+            target,
+        } => {
+            let report = nhi_bridge::diag::checks::run(&check_env(data_dir, &target, online)?);
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).map_err(anyhow::Error::from)?
+                );
+            } else {
+                use std::io::IsTerminal;
+                let colour =
+                    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+                print!("{}", report.render(colour));
+            }
+            Err(Failure::Exit(report.exit_status()))
+        }
+        Command::Diagnose {
+            out,
+            online,
+            target,
+        } => {
+            let env = check_env(data_dir, &target, online)?;
+            let report = nhi_bridge::diag::checks::run(&env);
+            let path = out.unwrap_or_else(nhi_bridge::diag::bundle::default_path);
+            let files = nhi_bridge::diag::bundle::write(&path, &env, &report)
+                .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+            println!("已寫入診斷資料 Diagnostics written: {}", path.display());
+            println!("內容 Contents: {}", files.join(", "));
+            println!("記錄檔 Log file: {}", report.log_file);
+            println!("請將此檔案寄給客服人員；其中不含個人資料。— Send this file to support; it holds no personal data.");
+            Ok(())
+        }
         Command::Readers { json } => {
             let readers = Pcsc::new().readers().map_err(|e| Failure::Service {
                 err: e.into(),
@@ -273,9 +353,109 @@ fn print_readout(r: &CardReadout, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn check_env(
+    data_dir: &std::path::Path,
+    target: &TargetArgs,
+    online: bool,
+) -> Result<nhi_bridge::diag::checks::Env, Failure> {
+    let path = target.config.clone().or_else(config::default_config_file);
+    let mut cfg = match &path {
+        Some(p) => config::Config::load(p).map_err(|e| Failure::Other(e.into()))?,
+        None => config::Config::default(),
+    };
+    if let Some(p) = target.port {
+        cfg.port = p;
+    }
+    Ok(nhi_bridge::diag::checks::Env {
+        data_dir: data_dir.to_path_buf(),
+        config: cfg,
+        home: directories::BaseDirs::new().map(|d| d.home_dir().to_path_buf()),
+        hosts_file: hosts_file(),
+        online,
+    })
+}
+
+/// The hosts file; `NHI_BRIDGE_HOSTS_FILE` points elsewhere (tests, unusual systems).
+fn hosts_file() -> PathBuf {
+    std::env::var_os("NHI_BRIDGE_HOSTS_FILE")
+        .map(PathBuf::from)
+        .unwrap_or_else(tls::trust::default_hosts_file)
+}
+
+fn step(zh: &str, en: &str, r: Result<(), tls::trust::TrustError>, failed: &mut bool) {
+    match r {
+        Ok(()) => println!("[ OK ] {zh} — {en}"),
+        Err(e) => {
+            *failed = true;
+            println!("[FAIL] {zh} — {en}: {e}");
+        }
+    }
+}
+
 fn cert(action: CertAction, data_dir: &std::path::Path) -> anyhow::Result<()> {
     let paths = tls::Paths::new(data_dir);
     match action {
+        CertAction::Install => {
+            let (_, issued) = tls::ensure(&paths)?;
+            if let Some(reason) = issued {
+                println!("已產生新的憑證 New certificate issued ({reason})");
+            }
+            let mut failed = false;
+            step(
+                "系統憑證庫",
+                "system store",
+                tls::trust::system_install(&paths.ca),
+                &mut failed,
+            );
+            if let Some(home) = directories::BaseDirs::new().map(|d| d.home_dir().to_path_buf()) {
+                for db in tls::trust::nss_dbs(&home) {
+                    let r = tls::trust::nss_install(&db.dir, &paths.ca);
+                    step(&db.label, &db.label, r, &mut failed);
+                }
+            }
+            let hosts = hosts_file();
+            step(
+                "hosts 檔（iccert.nhi.gov.tw → 127.0.0.1）",
+                &format!("hosts entry in {}", hosts.display()),
+                tls::trust::hosts_add(&hosts),
+                &mut failed,
+            );
+            if failed {
+                anyhow::bail!("部分步驟失敗（需要系統管理員權限？）— some steps failed (administrator rights needed?)");
+            }
+            println!("請重新開啟瀏覽器 — restart the browser");
+            Ok(())
+        }
+        CertAction::Uninstall => {
+            let mut failed = false;
+            step(
+                "系統憑證庫",
+                "system store",
+                tls::trust::system_remove(),
+                &mut failed,
+            );
+            if let Some(home) = directories::BaseDirs::new().map(|d| d.home_dir().to_path_buf()) {
+                for db in tls::trust::nss_dbs(&home) {
+                    step(
+                        &db.label,
+                        &db.label,
+                        tls::trust::nss_remove(&db.dir),
+                        &mut failed,
+                    );
+                }
+            }
+            let hosts = hosts_file();
+            step(
+                "hosts 檔",
+                &format!("hosts entry in {}", hosts.display()),
+                tls::trust::hosts_remove(&hosts),
+                &mut failed,
+            );
+            if failed {
+                anyhow::bail!("部分步驟失敗 — some steps failed");
+            }
+            Ok(())
+        }
         CertAction::Renew => {
             tls::issue_and_store(&paths, tls::ca::LEAF_DAYS)?;
             println!(

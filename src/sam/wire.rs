@@ -56,11 +56,15 @@ fn ecb(mode: Mode, key: &[u8; 24], data: &[u8]) -> Result<Vec<u8>, openssl::erro
 
 /// 3DES-EDE3-ECB without padding (`data` must be a multiple of 8 bytes).
 pub fn encrypt_raw(key: &[u8; 24], data: &[u8]) -> Option<Vec<u8>> {
-    (data.len() % 8 == 0).then(|| ecb(Mode::Encrypt, key, data).ok())?
+    data.len()
+        .is_multiple_of(8)
+        .then(|| ecb(Mode::Encrypt, key, data).ok())?
 }
 
 pub fn decrypt_raw(key: &[u8; 24], data: &[u8]) -> Option<Vec<u8>> {
-    (data.len() % 8 == 0).then(|| ecb(Mode::Decrypt, key, data).ok())?
+    data.len()
+        .is_multiple_of(8)
+        .then(|| ecb(Mode::Decrypt, key, data).ok())?
 }
 
 /// PKCS#5: 1 to 8 bytes of value n.

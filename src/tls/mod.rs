@@ -5,6 +5,7 @@
 //! `leaf.key` (mode 0600). No CA private key is ever written.
 
 pub mod ca;
+pub mod trust;
 
 use std::fs;
 use std::io::Write;

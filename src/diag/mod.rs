@@ -1,0 +1,161 @@
+//! The self-check (元件檢測) and the diagnostics bundle.
+//!
+//! [`checks`] runs the ordered checks a support agent needs — daemon, port, certificate and its
+//! trust in every store a browser reads, hosts entry, PC/SC, reader, card, clock, cloud SAM — each
+//! with a stable id, a verdict, and a sentence and a fix in zh-TW and English. [`bundle`] packs a
+//! redacted `.tar.gz` for support. Nothing here ever outputs card-holder data: the card number
+//! appears masked to its last four digits, nothing else of the holder appears at all.
+
+pub mod bundle;
+pub mod checks;
+pub mod probe;
+
+use serde::Serialize;
+
+/// A check's verdict; the order is severity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Warn,
+    Fail,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    /// Stable identifier, documented in docs/self-check.md.
+    pub id: &'static str,
+    pub status: Status,
+    /// What the check is about when one id covers several (a Firefox profile, a reader).
+    pub target: Option<String>,
+    pub message_zh: String,
+    pub message_en: String,
+    pub fix_zh: Option<String>,
+    pub fix_en: Option<String>,
+}
+
+impl Check {
+    pub fn ok(id: &'static str, zh: impl Into<String>, en: impl Into<String>) -> Check {
+        Check {
+            id,
+            status: Status::Ok,
+            target: None,
+            message_zh: zh.into(),
+            message_en: en.into(),
+            fix_zh: None,
+            fix_en: None,
+        }
+    }
+
+    pub fn bad(
+        id: &'static str,
+        status: Status,
+        (zh, en): (String, String),
+        (fix_zh, fix_en): (String, String),
+    ) -> Check {
+        Check {
+            id,
+            status,
+            target: None,
+            message_zh: zh,
+            message_en: en,
+            fix_zh: Some(fix_zh),
+            fix_en: Some(fix_en),
+        }
+    }
+
+    pub fn target(mut self, t: impl Into<String>) -> Check {
+        self.target = Some(t.into());
+        self
+    }
+}
+
+/// The whole self-check, as `check --json` prints it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Version of the `nhi-bridge` that ran the checks.
+    pub version: &'static str,
+    /// The worst status of all checks.
+    pub verdict: Status,
+    pub checks: Vec<Check>,
+    /// Where the daemon writes its log.
+    pub log_file: String,
+}
+
+impl Report {
+    pub fn new(checks: Vec<Check>, log_file: String) -> Report {
+        let verdict = checks.iter().map(|c| c.status).max().unwrap_or(Status::Ok);
+        Report {
+            version: env!("CARGO_PKG_VERSION"),
+            verdict,
+            checks,
+            log_file,
+        }
+    }
+
+    /// 0 = all ok, 1 = warnings, 2 = a failure.
+    pub fn exit_status(&self) -> u8 {
+        match self.verdict {
+            Status::Ok => 0,
+            Status::Warn => 1,
+            Status::Fail => 2,
+        }
+    }
+
+    /// The table a person reads: zh-TW first, English beside, the fix under each problem.
+    pub fn render(&self, colour: bool) -> String {
+        let paint = |s: Status, text: &str| {
+            if !colour {
+                return text.to_owned();
+            }
+            let code = match s {
+                Status::Ok => "32",
+                Status::Warn => "33",
+                Status::Fail => "31",
+            };
+            format!("\x1b[{code}m{text}\x1b[0m")
+        };
+        let mut out = String::new();
+        out.push_str(&format!(
+            "nhi-bridge {} 元件檢測 self-check\n\n",
+            self.version
+        ));
+        for c in &self.checks {
+            let mark = match c.status {
+                Status::Ok => "[ OK ]",
+                Status::Warn => "[WARN]",
+                Status::Fail => "[FAIL]",
+            };
+            let target = c
+                .target
+                .as_deref()
+                .map(|t| format!(" ({t})"))
+                .unwrap_or_default();
+            out.push_str(&format!(
+                "{} {:<14} {}{target}\n{:21} {}\n",
+                paint(c.status, mark),
+                c.id,
+                c.message_zh,
+                "",
+                c.message_en
+            ));
+            if let (Some(zh), Some(en)) = (&c.fix_zh, &c.fix_en) {
+                out.push_str(&format!("{:21} → {zh}\n{:21} → {en}\n", "", ""));
+            }
+        }
+        let (zh, en) = match self.verdict {
+            Status::Ok => ("可以開始使用", "All good: ready to use"),
+            Status::Warn => (
+                "可以使用，但請留意上面的警告",
+                "Usable, but see the warnings above",
+            ),
+            Status::Fail => (
+                "請依照上面的說明修正標示 FAIL 的項目",
+                "Fix the items marked FAIL as described above",
+            ),
+        };
+        out.push_str(&format!("\n{} {zh} — {en}\n", paint(self.verdict, "==>")));
+        out.push_str(&format!("記錄檔 Log file: {}\n", self.log_file));
+        out
+    }
+}

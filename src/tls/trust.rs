@@ -1,0 +1,473 @@
+//! Making browsers trust the per-install CA, and checking that they do: the system store, the NSS
+//! databases Chrome/Chromium (`~/.pki/nssdb`) and every Firefox profile read, and the hosts entry
+//! that maps `iccert.nhi.gov.tw` to 127.0.0.1. External tools (`certutil`,
+//! `update-ca-certificates`) run with a timeout.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use openssl::stack::Stack;
+use openssl::x509::store::X509StoreBuilder;
+use openssl::x509::{X509StoreContext, X509};
+use thiserror::Error;
+
+/// The nickname our CA carries in NSS databases.
+pub const NICKNAME: &str = "nhi-bridge local CA";
+/// The hosts-file line the installer adds (the marker lets uninstall find it).
+pub const HOSTS_LINE: &str = "127.0.0.1 iccert.nhi.gov.tw # nhi-bridge";
+pub const ICCERT: &str = "iccert.nhi.gov.tw";
+/// Where the system store takes extra CAs on Debian/Ubuntu.
+pub const SYSTEM_CA_FILE: &str = "/usr/local/share/ca-certificates/nhi-bridge-local-ca.crt";
+
+const TOOL_TIMEOUT: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Error)]
+pub enum TrustError {
+    #[error("{tool} is not installed ({hint})")]
+    ToolMissing {
+        tool: &'static str,
+        hint: &'static str,
+    },
+    #[error("{tool} failed: {detail}")]
+    ToolFailed { tool: &'static str, detail: String },
+    #[error("{tool} did not finish within {secs} s")]
+    ToolTimeout { tool: &'static str, secs: u64 },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Runs a tool with a deadline; returns its stdout.
+fn run(
+    tool: &'static str,
+    hint: &'static str,
+    args: &[&std::ffi::OsStr],
+) -> Result<String, TrustError> {
+    let mut child = Command::new(tool)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => TrustError::ToolMissing { tool, hint },
+            _ => TrustError::ToolFailed {
+                tool,
+                detail: e.to_string(),
+            },
+        })?;
+    let mut out = child.stdout.take();
+    let mut err = child.stderr.take();
+    let out_t = std::thread::spawn(move || {
+        let mut s = String::new();
+        if let Some(o) = out.as_mut() {
+            let _ = o.read_to_string(&mut s);
+        }
+        s
+    });
+    let err_t = std::thread::spawn(move || {
+        let mut s = String::new();
+        if let Some(e) = err.as_mut() {
+            let _ = e.read_to_string(&mut s);
+        }
+        s
+    });
+    let deadline = Instant::now() + TOOL_TIMEOUT;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(s)) => break s,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(TrustError::ToolTimeout {
+                    tool,
+                    secs: TOOL_TIMEOUT.as_secs(),
+                });
+            }
+        }
+    };
+    let stdout = out_t.join().unwrap_or_default();
+    let stderr = err_t.join().unwrap_or_default();
+    if status.success() {
+        Ok(stdout)
+    } else {
+        Err(TrustError::ToolFailed {
+            tool,
+            detail: stderr.trim().to_owned(),
+        })
+    }
+}
+
+const CERTUTIL_HINT: &str = "Debian/Ubuntu: apt install libnss3-tools";
+
+fn sql(db: &Path) -> std::ffi::OsString {
+    let mut s = std::ffi::OsString::from("sql:");
+    s.push(db);
+    s
+}
+
+/// An NSS database a browser reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NssDb {
+    /// "Chrome/Chromium" or "Firefox <profile>".
+    pub label: String,
+    pub dir: PathBuf,
+    pub firefox: bool,
+}
+
+/// The NSS databases of the user whose home is `home`: Chrome/Chromium's (whether or not it exists
+/// yet) and each Firefox profile that has one (regular, snap and flatpak installs).
+pub fn nss_dbs(home: &Path) -> Vec<NssDb> {
+    let mut out = vec![NssDb {
+        label: "Chrome/Chromium".into(),
+        dir: home.join(".pki/nssdb"),
+        firefox: false,
+    }];
+    for root in [
+        ".mozilla/firefox",
+        "snap/firefox/common/.mozilla/firefox",
+        ".var/app/org.mozilla.firefox/.mozilla/firefox",
+        "Library/Application Support/Firefox/Profiles",
+    ] {
+        let Ok(entries) = std::fs::read_dir(home.join(root)) else {
+            continue;
+        };
+        let mut profiles: Vec<PathBuf> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.join("cert9.db").exists())
+            .collect();
+        profiles.sort();
+        for p in profiles {
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            out.push(NssDb {
+                label: format!("Firefox {name}"),
+                dir: p,
+                firefox: true,
+            });
+        }
+    }
+    out
+}
+
+/// Whether the database holds `ca` (compared by DER, whatever its nickname).
+pub fn nss_has(db: &Path, ca: &X509) -> Result<bool, TrustError> {
+    let list = run(
+        "certutil",
+        CERTUTIL_HINT,
+        &["-L".as_ref(), "-d".as_ref(), &sql(db)],
+    )?;
+    let want = ca.to_der().unwrap_or_default();
+    for line in list
+        .lines()
+        .skip_while(|l| !l.starts_with("Certificate Nickname"))
+        .skip(1)
+    {
+        let line = line.trim_end();
+        let Some((nick, trust)) = line.rsplit_once(char::is_whitespace) else {
+            continue;
+        };
+        let nick = nick.trim();
+        if nick.is_empty() || trust.contains("S/MIME") || !trust.contains(',') {
+            continue;
+        }
+        let pem = run(
+            "certutil",
+            CERTUTIL_HINT,
+            &[
+                "-L".as_ref(),
+                "-d".as_ref(),
+                &sql(db),
+                "-n".as_ref(),
+                nick.as_ref(),
+                "-a".as_ref(),
+            ],
+        )?;
+        let certs = X509::stack_from_pem(pem.as_bytes()).unwrap_or_default();
+        if certs.iter().any(|c| c.to_der().is_ok_and(|d| d == want)) {
+            return Ok(trust.starts_with('C') || trust.starts_with("CT"));
+        }
+    }
+    Ok(false)
+}
+
+/// Puts the CA in the database (creating an empty database where there is none), replacing
+/// earlier nhi-bridge CAs.
+pub fn nss_install(db: &Path, ca_pem: &Path) -> Result<(), TrustError> {
+    if !db.join("cert9.db").exists() {
+        std::fs::create_dir_all(db).map_err(|source| TrustError::Io {
+            path: db.into(),
+            source,
+        })?;
+        run(
+            "certutil",
+            CERTUTIL_HINT,
+            &[
+                "-N".as_ref(),
+                "--empty-password".as_ref(),
+                "-d".as_ref(),
+                &sql(db),
+            ],
+        )?;
+    }
+    nss_remove(db)?;
+    run(
+        "certutil",
+        CERTUTIL_HINT,
+        &[
+            "-A".as_ref(),
+            "-d".as_ref(),
+            &sql(db),
+            "-n".as_ref(),
+            NICKNAME.as_ref(),
+            "-t".as_ref(),
+            "C,,".as_ref(),
+            "-i".as_ref(),
+            ca_pem.as_os_str(),
+        ],
+    )?;
+    Ok(())
+}
+
+/// Removes every certificate under our nickname.
+pub fn nss_remove(db: &Path) -> Result<(), TrustError> {
+    if !db.join("cert9.db").exists() {
+        return Ok(());
+    }
+    // Each -D removes one certificate of that nickname; stop when none is left (bounded).
+    for _ in 0..16 {
+        let gone = run(
+            "certutil",
+            CERTUTIL_HINT,
+            &[
+                "-D".as_ref(),
+                "-d".as_ref(),
+                &sql(db),
+                "-n".as_ref(),
+                NICKNAME.as_ref(),
+            ],
+        );
+        if gone.is_err() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Whether OpenSSL's system store (what curl and most non-browser clients use) accepts `leaf`.
+pub fn system_trusts(leaf: &X509) -> bool {
+    let Ok(mut b) = X509StoreBuilder::new() else {
+        return false;
+    };
+    if b.set_default_paths().is_err() {
+        return false;
+    }
+    let store = b.build();
+    let (Ok(mut ctx), Ok(chain)) = (X509StoreContext::new(), Stack::new()) else {
+        return false;
+    };
+    ctx.init(&store, leaf, &chain, |c| c.verify_cert())
+        .unwrap_or(false)
+}
+
+/// Adds the CA to the system store (Linux: ca-certificates; needs root).
+pub fn system_install(ca_pem: &Path) -> Result<(), TrustError> {
+    #[cfg(target_os = "linux")]
+    {
+        let dest = Path::new(SYSTEM_CA_FILE);
+        if let Some(dir) = dest.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| TrustError::Io {
+                path: dir.into(),
+                source,
+            })?;
+        }
+        std::fs::copy(ca_pem, dest).map_err(|source| TrustError::Io {
+            path: dest.into(),
+            source,
+        })?;
+        run(
+            "update-ca-certificates",
+            "apt install ca-certificates",
+            &["--fresh".as_ref()],
+        )?;
+        Ok(())
+    }
+    #[cfg(target_os = "macos")]
+    {
+        run(
+            "security",
+            "macOS security tool",
+            &[
+                "add-trusted-cert".as_ref(),
+                "-d".as_ref(),
+                "-r".as_ref(),
+                "trustRoot".as_ref(),
+                "-k".as_ref(),
+                "/Library/Keychains/System.keychain".as_ref(),
+                ca_pem.as_os_str(),
+            ],
+        )
+        .map(drop)
+    }
+    #[cfg(windows)]
+    {
+        run(
+            "certutil",
+            "Windows certutil",
+            &[
+                "-addstore".as_ref(),
+                "-f".as_ref(),
+                "Root".as_ref(),
+                ca_pem.as_os_str(),
+            ],
+        )
+        .map(drop)
+    }
+}
+
+pub fn system_remove() -> Result<(), TrustError> {
+    #[cfg(target_os = "linux")]
+    {
+        let dest = Path::new(SYSTEM_CA_FILE);
+        if dest.exists() {
+            std::fs::remove_file(dest).map_err(|source| TrustError::Io {
+                path: dest.into(),
+                source,
+            })?;
+            run(
+                "update-ca-certificates",
+                "apt install ca-certificates",
+                &["--fresh".as_ref()],
+            )?;
+        }
+        Ok(())
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        Ok(())
+    }
+}
+
+/// What the hosts file says of `iccert.nhi.gov.tw`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostsEntry {
+    Loopback,
+    Missing,
+    /// Mapped elsewhere (this address).
+    Other(String),
+    Unreadable(String),
+}
+
+pub fn default_hosts_file() -> PathBuf {
+    if cfg!(windows) {
+        PathBuf::from(r"C:\Windows\System32\drivers\etc\hosts")
+    } else {
+        PathBuf::from("/etc/hosts")
+    }
+}
+
+pub fn hosts_entry(path: &Path) -> HostsEntry {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => return HostsEntry::Unreadable(e.to_string()),
+    };
+    for line in text.lines() {
+        let line = line.split('#').next().unwrap_or("");
+        let mut parts = line.split_whitespace();
+        let Some(ip) = parts.next() else { continue };
+        if parts.any(|n| n.eq_ignore_ascii_case(ICCERT)) {
+            return if ip == "127.0.0.1" || ip == "::1" {
+                HostsEntry::Loopback
+            } else {
+                HostsEntry::Other(ip.to_owned())
+            };
+        }
+    }
+    HostsEntry::Missing
+}
+
+pub fn hosts_add(path: &Path) -> Result<(), TrustError> {
+    if hosts_entry(path) == HostsEntry::Loopback {
+        return Ok(());
+    }
+    let mut text = std::fs::read_to_string(path).unwrap_or_default();
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str(HOSTS_LINE);
+    text.push('\n');
+    std::fs::write(path, text).map_err(|source| TrustError::Io {
+        path: path.into(),
+        source,
+    })
+}
+
+pub fn hosts_remove(path: &Path) -> Result<(), TrustError> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Ok(());
+    };
+    let kept: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.trim_end().ends_with("# nhi-bridge"))
+        .collect();
+    let mut out = kept.join("\n");
+    out.push('\n');
+    std::fs::write(path, out).map_err(|source| TrustError::Io {
+        path: path.into(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("hosts");
+        std::fs::write(&p, "127.0.0.1 localhost\n# 127.0.0.1 iccert.nhi.gov.tw\n").unwrap();
+        assert_eq!(hosts_entry(&p), HostsEntry::Missing);
+        hosts_add(&p).unwrap();
+        assert_eq!(hosts_entry(&p), HostsEntry::Loopback);
+        hosts_add(&p).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&p)
+                .unwrap()
+                .matches("iccert")
+                .count(),
+            2
+        );
+        hosts_remove(&p).unwrap();
+        assert_eq!(hosts_entry(&p), HostsEntry::Missing);
+        assert!(std::fs::read_to_string(&p).unwrap().contains("localhost"));
+        std::fs::write(&p, "10.0.0.1\ticcert.nhi.gov.tw other\n").unwrap();
+        assert_eq!(hosts_entry(&p), HostsEntry::Other("10.0.0.1".into()));
+        assert!(matches!(
+            hosts_entry(&dir.path().join("none")),
+            HostsEntry::Unreadable(_)
+        ));
+    }
+
+    #[test]
+    fn firefox_profiles_are_found() {
+        let home = tempfile::tempdir().unwrap();
+        let prof = home.path().join(".mozilla/firefox/abcd.default-release");
+        std::fs::create_dir_all(&prof).unwrap();
+        std::fs::write(prof.join("cert9.db"), b"").unwrap();
+        std::fs::create_dir_all(home.path().join(".mozilla/firefox/no-db")).unwrap();
+        let dbs = nss_dbs(home.path());
+        assert_eq!(dbs.len(), 2);
+        assert_eq!(dbs[1].label, "Firefox abcd.default-release");
+        assert!(dbs[1].firefox && !dbs[0].firefox);
+    }
+}

@@ -370,16 +370,9 @@ fn check_env(
         data_dir: data_dir.to_path_buf(),
         config: cfg,
         home: directories::BaseDirs::new().map(|d| d.home_dir().to_path_buf()),
-        hosts_file: hosts_file(),
+        hosts_file: tls::trust::hosts_file(),
         online,
     })
-}
-
-/// The hosts file; `NHI_BRIDGE_HOSTS_FILE` points elsewhere (tests, unusual systems).
-fn hosts_file() -> PathBuf {
-    std::env::var_os("NHI_BRIDGE_HOSTS_FILE")
-        .map(PathBuf::from)
-        .unwrap_or_else(tls::trust::default_hosts_file)
 }
 
 fn step(zh: &str, en: &str, r: Result<(), tls::trust::TrustError>, failed: &mut bool) {
@@ -413,7 +406,7 @@ fn cert(action: CertAction, data_dir: &std::path::Path) -> anyhow::Result<()> {
                     step(&db.label, &db.label, r, &mut failed);
                 }
             }
-            let hosts = hosts_file();
+            let hosts = tls::trust::hosts_file();
             step(
                 "hosts 檔（iccert.nhi.gov.tw → 127.0.0.1）",
                 &format!("hosts entry in {}", hosts.display()),
@@ -444,7 +437,7 @@ fn cert(action: CertAction, data_dir: &std::path::Path) -> anyhow::Result<()> {
                     );
                 }
             }
-            let hosts = hosts_file();
+            let hosts = tls::trust::hosts_file();
             step(
                 "hosts 檔",
                 &format!("hosts entry in {}", hosts.display()),

@@ -81,6 +81,17 @@ impl Guard {
         let origins: Vec<&HeaderValue> = headers.get_all(header::ORIGIN).iter().collect();
         match origins.as_slice() {
             [] if open_without_origin(method, path) => Ok(Caller::NoOrigin),
+            // The daemon's own page: browsers send no Origin on same-origin GETs, but always
+            // `Sec-Fetch-Site`, which no page can forge. It may follow the event stream; it never
+            // needs card data.
+            [] if method == Method::GET
+                && path == "/v1/events"
+                && headers
+                    .get("sec-fetch-site")
+                    .is_some_and(|v| v.as_bytes() == b"same-origin") =>
+            {
+                Ok(Caller::OwnPage)
+            }
             [] => Err(ErrorCode::OriginRefused),
             [one] => {
                 let origin = one.to_str().map_err(|_| ErrorCode::OriginRefused)?;
@@ -226,6 +237,24 @@ mod tests {
         );
         assert_eq!(
             g.check(&Method::POST, "/v1/status", &none),
+            Err(ErrorCode::OriginRefused)
+        );
+
+        let own = headers(&[
+            ("host", "127.0.0.1:7777"),
+            ("sec-fetch-site", "same-origin"),
+        ]);
+        assert_eq!(
+            g.check(&Method::GET, "/v1/events", &own),
+            Ok(Caller::OwnPage)
+        );
+        assert_eq!(
+            g.check(&Method::GET, "/v1/card", &own),
+            Err(ErrorCode::OriginRefused)
+        );
+        let cross = headers(&[("host", "127.0.0.1:7777"), ("sec-fetch-site", "cross-site")]);
+        assert_eq!(
+            g.check(&Method::GET, "/v1/events", &cross),
             Err(ErrorCode::OriginRefused)
         );
 

@@ -1,14 +1,185 @@
-//! The page at `/`: what a user sees when they open https://127.0.0.1:7777/ — whether the
-//! component runs and what it sees, rendered on the server (works without JavaScript), with no
-//! external resources and a strict Content-Security-Policy. It shows no card-holder data.
+//! The self-check page at `/` (元件檢測): what a user sees at https://127.0.0.1:7777/.
+//!
+//! Rendered on the server from the daemon's current picture, so it is a complete report with
+//! JavaScript off; with JavaScript, it follows `/v1/status` and `/v1/events`, so inserting the card
+//! turns its row green without a reload. zh-TW first with an English switch, a big verdict, and a
+//! PII-free summary to copy for support. Self-contained: no external scripts, fonts or images, and
+//! a strict Content-Security-Policy that allows only this page's own script and style (by hash)
+//! and connections to its own origin. It never shows card-holder data.
+
+use std::sync::OnceLock;
 
 use http::header::{self, HeaderValue};
+use serde::Serialize;
 use warp::reply::Response;
 
 use super::AppState;
+use crate::tls::trust::{self, HostsEntry};
 
-pub const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'none'; \
-                       frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+const STYLE: &str = r#"
+body{font-family:system-ui,"Noto Sans TC","Microsoft JhengHei","PingFang TC",sans-serif;max-width:46em;margin:1.5em auto;padding:0 1em;color:#1f2328}
+h1{font-size:1.4em;margin:.2em 0}h1 small{font-weight:normal;color:#666;font-size:.6em}
+.verdict{padding:1em 1.2em;border-radius:.6em;font-size:1.35em;margin:1em 0}
+.ok .mark{color:#1a7f37}.fail .mark{color:#cf222e}.verdict.ok{background:#dafbe1}.verdict.fail{background:#ffebe9}
+table{border-collapse:collapse;width:100%}td{border-bottom:1px solid #d0d7de;padding:.55em .4em;vertical-align:top}
+td.mark{width:1.6em;font-size:1.2em}.fix{color:#57606a;font-size:.92em}
+.en{color:#57606a}html[lang=en] .zh{display:none}html[lang=en] .en{color:inherit}
+html[lang=zh-Hant-TW].js .en{display:none}
+button{font-size:1em;padding:.4em .9em;margin:.3em .4em .3em 0;cursor:pointer}
+pre{background:#f6f8fa;padding:.8em;white-space:pre-wrap;font-size:.85em}
+"#;
+
+const SCRIPT: &str = r#"
+(function () {
+  var html = document.documentElement;
+  html.className = 'js';
+  var T = JSON.parse(document.getElementById('texts').textContent);
+  function set(id, ok, zh, en, fixZh, fixEn) {
+    var row = document.getElementById('row-' + id);
+    if (!row) return;
+    row.className = ok ? 'ok' : 'fail';
+    row.querySelector('.mark').textContent = ok ? '\u2714' : '\u2718';
+    row.querySelector('.msg .zh').textContent = zh;
+    row.querySelector('.msg .en').textContent = en;
+    row.querySelector('.fix .zh').textContent = ok ? '' : (fixZh || '');
+    row.querySelector('.fix .en').textContent = ok ? '' : (fixEn || '');
+  }
+  function verdict(ok) {
+    var v = document.getElementById('verdict');
+    v.className = 'verdict ' + (ok ? 'ok' : 'fail');
+    v.querySelector('.zh').textContent = ok ? T.ready_zh : T.not_ready_zh;
+    v.querySelector('.en').textContent = ok ? T.ready_en : T.not_ready_en;
+  }
+  var summary = {};
+  function render(st) {
+    var readers = st.readers || [];
+    var withCard = readers.filter(function (r) { return r.card_present; }).map(function (r) { return r.name; });
+    var up = st.pcsc === 'up';
+    set('daemon', true, T.daemon_zh + ' ' + st.daemon.version, T.daemon_en + ' ' + st.daemon.version);
+    set('pcsc', up, up ? T.pcsc_ok_zh : T.pcsc_bad_zh, up ? T.pcsc_ok_en : T.pcsc_bad_en, T.pcsc_fix_zh, T.pcsc_fix_en);
+    var names = readers.map(function (r) { return r.name; }).join(', ');
+    set('readers', readers.length > 0, readers.length ? T.readers_ok_zh + names : T.readers_bad_zh,
+        readers.length ? T.readers_ok_en + names : T.readers_bad_en, T.readers_fix_zh, T.readers_fix_en);
+    set('card', withCard.length > 0, withCard.length ? T.card_ok_zh + withCard.join(', ') : T.card_bad_zh,
+        withCard.length ? T.card_ok_en + withCard.join(', ') : T.card_bad_en, T.card_fix_zh, T.card_fix_en);
+    var hostsOk = document.getElementById('row-hosts').className === 'ok';
+    verdict(up && readers.length > 0 && withCard.length > 0 && hostsOk);
+    summary = { version: st.daemon.version, pcsc: st.pcsc, readers: readers.length, card: withCard.length > 0, hosts: hostsOk };
+    document.getElementById('summary').textContent =
+      'nhi-bridge ' + st.daemon.version + ' | PC/SC ' + st.pcsc + ' | readers ' + readers.length +
+      ' | card ' + (withCard.length ? 'inserted' : 'none') + ' | hosts ' + (hostsOk ? 'ok' : 'missing') +
+      ' | ' + new Date().toISOString();
+  }
+  function down() {
+    set('daemon', false, T.daemon_down_zh, T.daemon_down_en, T.daemon_fix_zh, T.daemon_fix_en);
+    verdict(false);
+  }
+  function refresh() {
+    fetch('/v1/status', { cache: 'no-store' }).then(function (r) { return r.json(); }).then(render, down);
+  }
+  var events = new EventSource('/v1/events');
+  ['pcsc-up', 'pcsc-down', 'reader-added', 'reader-removed', 'card-inserted', 'card-removed'].forEach(function (name) {
+    events.addEventListener(name, refresh);
+  });
+  events.onerror = function () { if (events.readyState === 2) down(); };
+  document.getElementById('lang').addEventListener('click', function () {
+    html.lang = html.lang === 'en' ? 'zh-Hant-TW' : 'en';
+  });
+  document.getElementById('copy').addEventListener('click', function () {
+    var text = document.getElementById('summary').textContent;
+    var done = function () { document.getElementById('copied').textContent = T.copied; };
+    if (navigator.clipboard) { navigator.clipboard.writeText(text).then(done, done); } else { done(); }
+  });
+  refresh();
+})();
+"#;
+
+fn sha256_b64(s: &str) -> String {
+    openssl::hash::hash(openssl::hash::MessageDigest::sha256(), s.as_bytes())
+        .map(|d| openssl::base64::encode_block(&d))
+        .unwrap_or_default()
+}
+
+/// The page's policy: its own script and style only (by hash), connections to itself only.
+pub fn csp() -> &'static str {
+    static CSP: OnceLock<String> = OnceLock::new();
+    CSP.get_or_init(|| {
+        format!(
+            "default-src 'none'; script-src 'sha256-{}'; style-src 'sha256-{}'; connect-src 'self'; \
+             img-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+            sha256_b64(SCRIPT),
+            sha256_b64(STYLE)
+        )
+    })
+}
+
+/// Every sentence of the page, in one place, for the server rendering and for the script.
+#[derive(Serialize)]
+struct Texts {
+    daemon_zh: &'static str,
+    daemon_en: &'static str,
+    daemon_down_zh: &'static str,
+    daemon_down_en: &'static str,
+    daemon_fix_zh: &'static str,
+    daemon_fix_en: &'static str,
+    pcsc_ok_zh: &'static str,
+    pcsc_ok_en: &'static str,
+    pcsc_bad_zh: &'static str,
+    pcsc_bad_en: &'static str,
+    pcsc_fix_zh: &'static str,
+    pcsc_fix_en: &'static str,
+    readers_ok_zh: &'static str,
+    readers_ok_en: &'static str,
+    readers_bad_zh: &'static str,
+    readers_bad_en: &'static str,
+    readers_fix_zh: &'static str,
+    readers_fix_en: &'static str,
+    card_ok_zh: &'static str,
+    card_ok_en: &'static str,
+    card_bad_zh: &'static str,
+    card_bad_en: &'static str,
+    card_fix_zh: &'static str,
+    card_fix_en: &'static str,
+    ready_zh: &'static str,
+    ready_en: &'static str,
+    not_ready_zh: &'static str,
+    not_ready_en: &'static str,
+    copied: &'static str,
+}
+
+const TEXTS: Texts = Texts {
+    daemon_zh: "元件執行中，版本",
+    daemon_en: "The component is running, version",
+    daemon_down_zh: "與元件的連線中斷",
+    daemon_down_en: "Lost the connection to the component",
+    daemon_fix_zh: "請重新啟動「健保卡讀卡機元件」後重新整理此頁",
+    daemon_fix_en: "Restart the component, then reload this page",
+    pcsc_ok_zh: "讀卡機服務（PC/SC）運作中",
+    pcsc_ok_en: "The smart-card service (PC/SC) is running",
+    pcsc_bad_zh: "讀卡機服務（PC/SC）未執行",
+    pcsc_bad_en: "The smart-card service (PC/SC) is not running",
+    pcsc_fix_zh:
+        "請啟動讀卡機服務（Windows：Smart Card 服務；Linux：pcscd），詳見 nhi-bridge check",
+    pcsc_fix_en:
+        "Start the smart-card service (Windows: Smart Card; Linux: pcscd); see `nhi-bridge check`",
+    readers_ok_zh: "讀卡機：",
+    readers_ok_en: "Readers: ",
+    readers_bad_zh: "找不到讀卡機",
+    readers_bad_en: "No card reader found",
+    readers_fix_zh: "請將讀卡機接上電腦（換一個 USB 孔試試）",
+    readers_fix_en: "Plug the card reader in (try another USB port)",
+    card_ok_zh: "已插入卡片：",
+    card_ok_en: "Card inserted: ",
+    card_bad_zh: "尚未插入健保卡",
+    card_bad_en: "No card inserted",
+    card_fix_zh: "請將健保卡晶片朝上插入讀卡機",
+    card_fix_en: "Insert the NHI card, chip side up",
+    ready_zh: "可以開始使用",
+    ready_en: "Ready: you can go ahead",
+    not_ready_zh: "尚未就緒：請依照下方標示 ✘ 的項目處理",
+    not_ready_en: "Not ready yet: follow the items marked ✘ below",
+    copied: "已複製 Copied",
+};
 
 fn escape(s: &str) -> String {
     s.chars()
@@ -23,65 +194,152 @@ fn escape(s: &str) -> String {
         .collect()
 }
 
-pub fn status_page(state: &AppState) -> Response {
-    let snap = state.service.snapshot();
-    let card = snap.readers.values().any(|c| c.is_some());
-    let (verdict_zh, verdict_en, ok) = match (snap.pcsc_up, snap.readers.is_empty(), card) {
-        (false, _, _) => (
-            "讀卡機服務（PC/SC）未執行",
-            "The PC/SC service is not running",
-            false,
-        ),
-        (true, true, _) => (
-            "找不到讀卡機，請接上讀卡機",
-            "No card reader found; plug one in",
-            false,
-        ),
-        (true, false, false) => ("請插入健保卡", "Insert the NHI card", false),
-        (true, false, true) => (
-            "元件運作正常，可以開始使用",
-            "The component works; you can go ahead",
-            true,
-        ),
+fn row(id: &str, ok: bool, zh: &str, en: &str, fix: Option<(&str, &str)>) -> String {
+    let (fz, fe) = if ok {
+        ("", "")
+    } else {
+        fix.unwrap_or(("", ""))
     };
-    let rows: String = snap
+    format!(
+        r#"<tr id="row-{id}" class="{cls}"><td class="mark">{mark}</td><td><div class="msg"><span class="zh">{zh}</span> <span class="en" lang="en">{en}</span></div><div class="fix"><span class="zh">{fz}</span> <span class="en" lang="en">{fe}</span></div></td></tr>"#,
+        cls = if ok { "ok" } else { "fail" },
+        mark = if ok { "\u{2714}" } else { "\u{2718}" },
+        zh = escape(zh),
+        en = escape(en),
+        fz = escape(fz),
+        fe = escape(fe),
+    )
+}
+
+pub fn status_page(state: &AppState) -> Response {
+    let t = &TEXTS;
+    let snap = state.service.snapshot();
+    let version = env!("CARGO_PKG_VERSION");
+    let names: Vec<&str> = snap.readers.keys().map(String::as_str).collect();
+    let with_card: Vec<&str> = snap
         .readers
         .iter()
-        .map(|(name, card)| {
-            format!(
-                "<tr><td>{}</td><td>{}</td></tr>",
-                escape(name),
-                if card.is_some() {
-                    "已插卡 card inserted"
-                } else {
-                    "無卡片 no card"
-                }
-            )
-        })
+        .filter(|(_, c)| c.is_some())
+        .map(|(n, _)| n.as_str())
         .collect();
+    let hosts_ok = trust::hosts_entry(&trust::hosts_file()) == HostsEntry::Loopback;
+    let ready = snap.pcsc_up && !names.is_empty() && !with_card.is_empty() && hosts_ok;
+    let rows = [
+        row(
+            "daemon",
+            true,
+            &format!("{} {version}", t.daemon_zh),
+            &format!("{} {version}", t.daemon_en),
+            None,
+        ),
+        row(
+            "tls",
+            true,
+            "此頁以安全連線（HTTPS）開啟，瀏覽器信任元件的憑證",
+            "This page opened over HTTPS: the browser trusts the component's certificate",
+            None,
+        ),
+        row(
+            "hosts",
+            hosts_ok,
+            if hosts_ok {
+                "iccert.nhi.gov.tw 指向本機"
+            } else {
+                "hosts 檔中沒有 iccert.nhi.gov.tw → 127.0.0.1"
+            },
+            if hosts_ok {
+                "iccert.nhi.gov.tw points to this computer"
+            } else {
+                "The hosts file lacks iccert.nhi.gov.tw → 127.0.0.1"
+            },
+            Some((
+                "以系統管理員身分執行 nhi-bridge cert install",
+                "Run `nhi-bridge cert install` as administrator",
+            )),
+        ),
+        row(
+            "pcsc",
+            snap.pcsc_up,
+            if snap.pcsc_up {
+                t.pcsc_ok_zh
+            } else {
+                t.pcsc_bad_zh
+            },
+            if snap.pcsc_up {
+                t.pcsc_ok_en
+            } else {
+                t.pcsc_bad_en
+            },
+            Some((t.pcsc_fix_zh, t.pcsc_fix_en)),
+        ),
+        row(
+            "readers",
+            !names.is_empty(),
+            &if names.is_empty() {
+                t.readers_bad_zh.to_owned()
+            } else {
+                format!("{}{}", t.readers_ok_zh, names.join(", "))
+            },
+            &if names.is_empty() {
+                t.readers_bad_en.to_owned()
+            } else {
+                format!("{}{}", t.readers_ok_en, names.join(", "))
+            },
+            Some((t.readers_fix_zh, t.readers_fix_en)),
+        ),
+        row(
+            "card",
+            !with_card.is_empty(),
+            &if with_card.is_empty() {
+                t.card_bad_zh.to_owned()
+            } else {
+                format!("{}{}", t.card_ok_zh, with_card.join(", "))
+            },
+            &if with_card.is_empty() {
+                t.card_bad_en.to_owned()
+            } else {
+                format!("{}{}", t.card_ok_en, with_card.join(", "))
+            },
+            Some((t.card_fix_zh, t.card_fix_en)),
+        ),
+    ]
+    .join("\n");
+    let summary = format!(
+        "nhi-bridge {version} | PC/SC {} | readers {} | card {} | hosts {}",
+        if snap.pcsc_up { "up" } else { "down" },
+        names.len(),
+        if with_card.is_empty() {
+            "none"
+        } else {
+            "inserted"
+        },
+        if hosts_ok { "ok" } else { "missing" },
+    );
+    // `</` cannot occur in this JSON (no such sequence in the texts), so it cannot end the block.
+    let texts = serde_json::to_string(&TEXTS).unwrap_or_else(|_| "{}".into());
     let html = format!(
         r#"<!doctype html>
 <html lang="zh-Hant-TW"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>健保卡讀卡機元件 nhi-bridge</title>
-<style>body{{font-family:system-ui,"Noto Sans TC","Microsoft JhengHei",sans-serif;max-width:40em;margin:2em auto;padding:0 1em;color:#222}}
-.v{{padding:1em;border-radius:.5em;font-size:1.2em}}.ok{{background:#e6f4ea}}.no{{background:#fdecea}}
-table{{border-collapse:collapse;width:100%}}td{{border-bottom:1px solid #ddd;padding:.4em}}small{{color:#666}}</style>
+<title>健保卡讀卡機元件檢測 nhi-bridge self-check</title>
+<style>{STYLE}</style>
 </head><body>
-<h1>健保卡讀卡機元件 <small>nhi-bridge {version}</small></h1>
-<p class="v {cls}">{verdict_zh}<br><small lang="en">{verdict_en}</small></p>
-<p>讀卡機服務 PC/SC：{pcsc}</p>
-<table>{rows}</table>
-<p><small>已確認為可信任服務。此頁面不顯示任何個人資料。<br lang="en">This service is trusted by your browser. No personal data is shown on this page.</small></p>
+<h1>健保卡讀卡機元件檢測 <small lang="en">nhi-bridge self-check · {version}</small></h1>
+<div id="verdict" class="verdict {vcls}"><span class="zh">{vzh}</span> <span class="en" lang="en">{ven}</span></div>
+<table>
+{rows}
+</table>
+<p><button id="lang" type="button">English / 中文</button><button id="copy" type="button">複製摘要給客服 Copy summary for support</button> <span id="copied"></span></p>
+<pre id="summary">{summary}</pre>
+<p><span class="zh">完整檢測請執行 <code>nhi-bridge check</code>；此頁不顯示任何個人資料。</span> <span class="en" lang="en">For the full check run <code>nhi-bridge check</code>. This page shows no personal data.</span></p>
+<script type="application/json" id="texts">{texts}</script>
+<script>{SCRIPT}</script>
 </body></html>
 "#,
-        version = env!("CARGO_PKG_VERSION"),
-        cls = if ok { "ok" } else { "no" },
-        pcsc = if snap.pcsc_up {
-            "運作中 up"
-        } else {
-            "未執行 down"
-        },
+        vcls = if ready { "ok" } else { "fail" },
+        vzh = if ready { t.ready_zh } else { t.not_ready_zh },
+        ven = if ready { t.ready_en } else { t.not_ready_en },
+        summary = escape(&summary),
     );
     let mut resp = Response::new(html.into());
     let h = resp.headers_mut();
@@ -89,10 +347,9 @@ table{{border-collapse:collapse;width:100%}}td{{border-bottom:1px solid #ddd;pad
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
+    if let Ok(v) = HeaderValue::from_str(csp()) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -102,5 +359,6 @@ table{{border-collapse:collapse;width:100%}}td{{border-bottom:1px solid #ddd;pad
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     resp
 }

@@ -375,6 +375,13 @@ pub fn default_hosts_file() -> PathBuf {
     }
 }
 
+/// The hosts file in use: `NHI_BRIDGE_HOSTS_FILE` points elsewhere (tests, unusual systems).
+pub fn hosts_file() -> PathBuf {
+    std::env::var_os("NHI_BRIDGE_HOSTS_FILE")
+        .map(PathBuf::from)
+        .unwrap_or_else(default_hosts_file)
+}
+
 pub fn hosts_entry(path: &Path) -> HostsEntry {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,

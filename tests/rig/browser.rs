@@ -107,3 +107,85 @@ fn page_written_from_the_spec_completes_the_flow_in_chromium() {
     assert_eq!(evil["basic"], "");
     assert_eq!(card.apdus().len(), before);
 }
+
+#[test]
+fn self_check_page_turns_green_live_with_no_external_requests() {
+    use std::io::{BufRead, BufReader, Write};
+    let _rig = rig();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hosts = dir.path().join("hosts");
+    std::fs::write(&hosts, "127.0.0.1 localhost\n127.0.0.1 iccert.nhi.gov.tw\n").expect("hosts");
+    let d = Daemon::start_in(
+        tempfile::tempdir().expect("tempdir"),
+        "",
+        &[("NHI_BRIDGE_HOSTS_FILE", hosts.to_str().expect("path"))],
+    );
+    let home = home_trusting(&d.ca);
+    let shot = dir.path().join("self-check.png");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/self-check.mjs");
+    let mut child = Command::new("node")
+        .arg(&script)
+        .arg(d.port.to_string())
+        .arg(home.path())
+        .arg(&shot)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("node");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let loaded: serde_json::Value =
+        serde_json::from_str(&lines.next().expect("loaded line").expect("read")).expect("json");
+    assert_eq!(loaded["stage"], "loaded");
+    assert_eq!(loaded["card"], "fail", "{loaded}");
+    assert_eq!(loaded["verdict"], "verdict fail");
+    assert_eq!(loaded["english_hidden"], true, "zh-TW first");
+    assert_eq!(
+        loaded["errors"],
+        serde_json::json!([]),
+        "console/CSP errors: {loaded}"
+    );
+
+    let _sim = Sim::start(SLOT0, &[]);
+    child
+        .stdin
+        .as_mut()
+        .expect("stdin")
+        .write_all(b"go\n")
+        .expect("go");
+    let after: serde_json::Value =
+        serde_json::from_str(&lines.next().expect("after line").expect("read")).expect("json");
+    assert_eq!(after["card"], "ok", "{after}");
+    assert_eq!(after["verdict"], "verdict ok", "{after}");
+    assert_eq!(after["zh_hidden_in_english"], true);
+    assert_eq!(
+        after["errors"],
+        serde_json::json!([]),
+        "console/CSP errors: {after}"
+    );
+    let summary = after["summary"].as_str().expect("summary");
+    let p = sample();
+    assert!(
+        summary.contains("card inserted")
+            && !summary.contains(&p.card_no[8..])
+            && !summary.contains(&p.name)
+    );
+    // Every request the page made went to the daemon itself.
+    for url in after["requests"].as_array().expect("requests") {
+        let url = url.as_str().unwrap_or("");
+        assert!(
+            url.starts_with(&format!("https://127.0.0.1:{}/", d.port)),
+            "external request {url}"
+        );
+    }
+    assert!(wait_child(&mut child, Duration::from_secs(30)).is_some_and(|s| s.success()));
+    assert!(
+        std::fs::metadata(&shot)
+            .map(|m| m.len() > 10_000)
+            .unwrap_or(false),
+        "no screenshot"
+    );
+    if let Ok(dest) = std::env::var("NHI_BRIDGE_SCREENSHOT") {
+        let _ = std::fs::copy(&shot, dest);
+    }
+}

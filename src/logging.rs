@@ -16,9 +16,10 @@ pub fn log_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("logs")
 }
 
-/// The current log file.
+/// The current log file (with rotation, flexi_logger writes to `<base>_rCURRENT.log` and renames
+/// full files to `<base>_r00000.log`, `_r00001`, …).
 pub fn log_file(data_dir: &Path) -> PathBuf {
-    log_dir(data_dir).join("nhi-bridge.log")
+    log_dir(data_dir).join("nhi-bridge_rCURRENT.log")
 }
 
 fn line(

@@ -433,7 +433,7 @@ fn near_expiry_certificate_is_reissued_at_start() {
     );
     let out = bridge(&[
         "--data-dir",
-        d.dir.path().to_str().expect("path"),
+        d.data.to_str().expect("path"),
         "cert",
         "status",
         "--json",

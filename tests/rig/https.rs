@@ -206,7 +206,9 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 pub struct Daemon {
     child: Option<Child>,
     pub port: u16,
-    pub dir: tempfile::TempDir,
+    /// The data directory, when the daemon owns it.
+    pub dir: Option<tempfile::TempDir>,
+    pub data: PathBuf,
     pub ca: PathBuf,
     log: Arc<Mutex<String>>,
 }
@@ -220,7 +222,15 @@ impl Daemon {
     /// Starts the daemon with `config` (TOML) on a port the system picks (`--port 0`) and waits
     /// for its "listening" line.
     pub fn start_in(dir: tempfile::TempDir, config: &str, env: &[(&str, &str)]) -> Daemon {
-        let cfg_path = dir.path().join("config.toml");
+        let data = dir.path().to_path_buf();
+        let mut d = Daemon::start_at(&data, config, env);
+        d.dir = Some(dir);
+        d
+    }
+
+    /// Like [`Daemon::start_in`], with a data directory the caller keeps.
+    pub fn start_at(data: &Path, config: &str, env: &[(&str, &str)]) -> Daemon {
+        let cfg_path = data.join("config.toml");
         let mut text = config.to_owned();
         if !text.contains("legacy_http_port") {
             text.push_str("\nlegacy_http_port = 0\n");
@@ -231,7 +241,7 @@ impl Daemon {
         std::fs::write(&cfg_path, text).expect("write config");
         let mut child = Command::new(env!("CARGO_BIN_EXE_nhi-bridge"))
             .arg("--data-dir")
-            .arg(dir.path())
+            .arg(data)
             .args(["run", "--headless", "--port", "0", "--config"])
             .arg(&cfg_path)
             .envs(env.iter().copied())
@@ -266,11 +276,12 @@ impl Daemon {
                 );
             }
         };
-        let ca = dir.path().join("tls").join("ca.pem");
+        let ca = data.join("tls").join("ca.pem");
         Daemon {
             child: Some(child),
             port,
-            dir,
+            dir: None,
+            data: data.to_path_buf(),
             ca,
             log,
         }

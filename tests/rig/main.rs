@@ -16,3 +16,4 @@ mod monitor;
 mod openapi;
 mod privacy;
 mod recovery;
+mod selfcheck;

@@ -34,6 +34,10 @@ trap 'exit 130' INT TERM
 "$SIM" --port 35963 --profile tests/sim/profiles/sample.toml 2>/dev/null &
 pids+=($!)
 
+# Trust the component's CA (system store, Chrome/Firefox NSS databases) and map
+# iccert.nhi.gov.tw to 127.0.0.1, as the installer does.
+"$BRIDGE" --data-dir "$DATA_DIR" cert install >/dev/null
+
 "$BRIDGE" --data-dir "$DATA_DIR" run --headless --port "$PORT" 2>"$LOG" &
 pids+=($!)
 
@@ -68,6 +72,11 @@ echo "其他網站會被拒絕 — any other site is refused:"
 echo "  curl --cacert $CA https://127.0.0.1:$PORT/v1/card -H 'Origin: https://evil.example'"
 curl -s --cacert "$CA" "https://127.0.0.1:$PORT/v1/card" -H 'Origin: https://evil.example'
 echo
+echo
+
+echo "元件檢測 — self-check (all green with the simulated card):"
+echo "  $BRIDGE --data-dir $DATA_DIR check --port $PORT"
+"$BRIDGE" --data-dir "$DATA_DIR" check --port "$PORT" | tail -n 3 || true
 echo
 
 if [ "$once" = 1 ]; then

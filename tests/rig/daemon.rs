@@ -506,3 +506,58 @@ fn trace_log_of_the_daemon_has_no_holder_data() {
         assert!(!log.contains(secret), "{secret:?} in the daemon log");
     }
 }
+
+#[test]
+fn self_check_page_is_self_contained_and_guarded() {
+    let _rig = rig();
+    let sim = Sim::start(SLOT0, &[]);
+    let d = Daemon::start("");
+    let r = d.get("/", None);
+    assert_eq!(r.status, 200);
+    assert!(r
+        .header("content-type")
+        .is_some_and(|c| c.starts_with("text/html")));
+    let csp = r.header("content-security-policy").expect("CSP header");
+    for part in [
+        "default-src 'none'",
+        "script-src 'sha256-",
+        "style-src 'sha256-",
+        "connect-src 'self'",
+        "frame-ancestors 'none'",
+    ] {
+        assert!(csp.contains(part), "{part} missing from {csp}");
+    }
+    assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"));
+    let html = r.text();
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "external reference in the page"
+    );
+    assert!(
+        !html.contains(" src=") && !html.contains("<link"),
+        "the page loads nothing"
+    );
+    // Rendered on the server: the report is there without JavaScript, card row already green.
+    assert!(html.contains(r#"id="row-card" class="ok""#), "{html}");
+    assert!(html.contains("可以開始使用") || html.contains("尚未就緒"));
+    let p = sample();
+    assert!(!html.contains(&p.card_no) && !html.contains(&p.name) && !html.contains(&p.id_no));
+
+    // The page's own event stream (same-origin, no Origin header) is let through; nothing else is.
+    let host = d.host();
+    let own = d.request(
+        "GET",
+        "/v1/card",
+        &[("Host", &host), ("Sec-Fetch-Site", "same-origin")],
+        b"",
+    );
+    assert_eq!(own.status, 403, "the page never gets card data");
+    let cross = d.request(
+        "GET",
+        "/v1/status",
+        &[("Host", &host), ("Sec-Fetch-Site", "cross-site")],
+        b"",
+    );
+    assert_eq!(cross.status, 200, "status is open");
+    assert!(sim.apdus().is_empty(), "the page touched the card");
+}

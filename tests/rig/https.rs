@@ -83,16 +83,15 @@ fn read_head<R: BufRead>(r: &mut R) -> (u16, Vec<(String, String)>) {
     (status, headers)
 }
 
-/// Sends one request with exactly these headers (plus Connection: close and Content-Length).
-pub fn request(
-    ca: &Path,
-    port: u16,
+/// Writes one request with exactly these headers (plus Connection: close and Content-Length) on
+/// any stream and reads the whole response.
+fn exchange<S: Read + Write>(
+    mut s: S,
     method: &str,
     path: &str,
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> HttpResponse {
-    let mut s = tls_connect(ca, port);
     let mut req = format!("{method} {path} HTTP/1.1\r\n");
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
@@ -112,6 +111,18 @@ pub fn request(
         headers,
         body,
     }
+}
+
+/// One request over verified TLS.
+pub fn request(
+    ca: &Path,
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> HttpResponse {
+    exchange(tls_connect(ca, port), method, path, headers, body)
 }
 
 /// A server-sent-events subscription.
@@ -343,7 +354,7 @@ impl Drop for Daemon {
     }
 }
 
-/// Sends one request over plain HTTP (the legacy 59001 variant).
+/// One request over plain HTTP (the legacy 59001 variant).
 pub fn http_request(
     port: u16,
     method: &str,
@@ -351,27 +362,9 @@ pub fn http_request(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> HttpResponse {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(20))).ok();
-    let mut req = format!("{method} {path} HTTP/1.1\r\n");
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str(&format!(
-        "Content-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    ));
-    s.write_all(req.as_bytes()).expect("send");
-    s.write_all(body).expect("send body");
-    let mut r = BufReader::new(s);
-    let (status, headers) = read_head(&mut r);
-    let mut body = Vec::new();
-    let _ = r.read_to_end(&mut body);
-    HttpResponse {
-        status,
-        headers,
-        body,
-    }
+    exchange(s, method, path, headers, body)
 }
 
 /// A legacy `/echo` WebSocket session over verified TLS.

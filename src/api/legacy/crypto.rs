@@ -7,6 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use openssl::hash::{hash, MessageDigest};
 
+use crate::apdu::hex;
 use crate::error::ErrorCode;
 use crate::sam::wire;
 
@@ -71,10 +72,6 @@ pub fn assign_iv(data: &[u8]) -> Vec<u8> {
     out
 }
 
-fn upper_hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02X}")).collect()
-}
-
 /// EnCrypt?Pwd=: the password under a key from the card number and the date, then under L_KEY1.
 pub fn encrypt_password(card_no: &str, password: &str, date: Ymd) -> Result<String, ErrorCode> {
     let pwd = password.trim_end();
@@ -92,7 +89,7 @@ pub fn encrypt_password(card_no: &str, password: &str, date: Ymd) -> Result<Stri
     key[20..].copy_from_slice(&[0x27, 0x06, 0x58, 0x66]);
     let c1 = wire::seal(&key, pwd.as_bytes()).ok_or(ErrorCode::Internal)?;
     let c2 = wire::encrypt_raw(&wire::l_key1(), &assign_iv(&c1)).ok_or(ErrorCode::Internal)?;
-    Ok(upper_hex(&c2))
+    Ok(hex(&c2))
 }
 
 /// SecureGetBasicWithParam: the GetBasic CSV in Big5, AssignIV'd, under DES with key `MMDDYYYY`.
@@ -105,7 +102,7 @@ pub fn secure_basic(csv_big5: &[u8], date: Ymd) -> Result<String, ErrorCode> {
         .try_into()
         .map_err(|_| ErrorCode::Internal)?;
     let c = wire::encrypt_raw(&key, &assign_iv(csv_big5)).ok_or(ErrorCode::Internal)?;
-    Ok(upper_hex(&c))
+    Ok(hex(&c))
 }
 
 #[cfg(test)]

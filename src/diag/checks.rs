@@ -121,6 +121,15 @@ pub fn run(env: &Env) -> Report {
             format!("連接埠 {port} 沒有被其他程式占用"),
             format!("Port {port} is not held by another program"),
         ),
+        (false, Some((pid, cmd))) if is_nhi_bridge(&cmd) => Check::bad(
+            "port",
+            Status::Warn,
+            pair(
+                format!("連接埠 {port} 由本元件（程序 {pid}）使用，但它用的不是目前的憑證"),
+                format!("Port {port} is held by this component (process {pid}), but with another certificate"),
+            ),
+            pair("請重新啟動元件，讓它使用目前的憑證", "Restart the component so it serves the current certificate"),
+        ),
         (false, Some((pid, cmd))) => {
             let old = cmd.contains("NHIICC") || cmd.contains("mLNHIICC");
             let (zh, en) = if old {
@@ -472,6 +481,14 @@ pub fn run(env: &Env) -> Report {
     )
 }
 
+/// Whether a command line runs the nhi-bridge executable itself.
+fn is_nhi_bridge(cmd: &str) -> bool {
+    cmd.split_whitespace()
+        .next()
+        .and_then(|exe| std::path::Path::new(exe).file_stem())
+        .is_some_and(|stem| stem == "nhi-bridge")
+}
+
 /// The local UTC offset in minutes, where the platform says.
 fn local_offset_minutes() -> Option<i32> {
     #[cfg(unix)]
@@ -528,4 +545,16 @@ fn clock(leaf: Option<&openssl::x509::X509>) -> Check {
         format!("時鐘正常；時區 {zone}（加密使用臺灣時間 UTC+08:00）"),
         format!("The clock is sane; time zone {zone} (encryption uses Taiwan time, UTC+08:00)"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn recognises_its_own_executable_only() {
+        assert!(super::is_nhi_bridge("/usr/bin/nhi-bridge run --headless"));
+        assert!(!super::is_nhi_bridge(
+            "/home/u/nhi-bridge/target/debug/deps/rig-123 selfcheck"
+        ));
+        assert!(!super::is_nhi_bridge("/opt/NHIICC/mLNHIICC"));
+    }
 }

@@ -346,8 +346,7 @@ impl Drop for PcscdStopped {
 
 /// The sample profile the simulator plays by default.
 pub fn sample() -> nhi_sim::profile::SimProfile {
-    nhi_sim::profile::SimProfile::from_toml(include_str!("../sim/profiles/sample.toml"))
-        .expect("sample profile")
+    nhi_sim::profile::SimProfile::from_toml(nhi_sim::profile::SAMPLE).expect("sample profile")
 }
 
 pub const SELECT_HC: &str = "00A4040010D1580000010000000000000000001100";

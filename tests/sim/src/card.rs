@@ -222,7 +222,7 @@ mod tests {
     use super::*;
 
     fn sample() -> SimProfile {
-        SimProfile::from_toml(include_str!("../profiles/sample.toml")).unwrap()
+        SimProfile::from_toml(crate::profile::SAMPLE).unwrap()
     }
 
     fn h(s: &str) -> Vec<u8> {

@@ -33,7 +33,21 @@ fn default_secret() -> String {
     "000102030405060708090a0b0c0d0e0f".into()
 }
 
+/// The built-in fictitious holder (`profiles/sample.toml`).
+pub const SAMPLE: &str = include_str!("../profiles/sample.toml");
+
 impl SimProfile {
+    /// The profile in `path`, or the built-in sample.
+    pub fn load(path: Option<&std::path::Path>) -> Result<SimProfile, String> {
+        let text = match path {
+            Some(p) => {
+                std::fs::read_to_string(p).map_err(|e| format!("reading {}: {e}", p.display()))?
+            }
+            None => SAMPLE.to_owned(),
+        };
+        SimProfile::from_toml(&text)
+    }
+
     pub fn from_toml(text: &str) -> Result<SimProfile, String> {
         let p: SimProfile = toml::from_str(text).map_err(|e| e.to_string())?;
         p.record()?;

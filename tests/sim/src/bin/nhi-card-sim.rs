@@ -93,13 +93,7 @@ fn main() -> ExitCode {
 
 fn run() -> Result<()> {
     let args = Args::parse();
-    let text = match &args.profile {
-        Some(p) => {
-            std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?
-        }
-        None => include_str!("../../profiles/sample.toml").to_owned(),
-    };
-    let profile = SimProfile::from_toml(&text).map_err(|e| anyhow!("profile: {e}"))?;
+    let profile = SimProfile::load(args.profile.as_deref()).map_err(|e| anyhow!("profile: {e}"))?;
     let forced_sw: HashMap<u8, u16> = args.sw.iter().map(|s| parse_sw(s)).collect::<Result<_>>()?;
     let faults = CardFaults {
         t0: args.t0,

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, Result};
 use clap::Parser;
 use openssl::pkey::PKey;
 
@@ -49,13 +49,7 @@ fn main() -> ExitCode {
 
 fn run() -> Result<()> {
     let args = Args::parse();
-    let text = match &args.profile {
-        Some(p) => {
-            std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?
-        }
-        None => include_str!("../../profiles/sample.toml").to_owned(),
-    };
-    let profile = SimProfile::from_toml(&text).map_err(|e| anyhow!("profile: {e}"))?;
+    let profile = SimProfile::load(args.profile.as_deref()).map_err(|e| anyhow!("profile: {e}"))?;
     let signing =
         PKey::private_key_from_pem(include_bytes!("../../keys/sam-test-signing-key.pem"))?;
     let sim = Arc::new(SamSim {

@@ -73,7 +73,17 @@ fn row<'a>(report: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
 fn all_green_after_cert_install_with_the_simulated_card() {
     let _rig = rig();
     let w = World::new();
+    // A Firefox profile with its own (empty) NSS database, as Firefox creates one.
+    let profile = w.home.path().join(".mozilla/firefox/t3st.default-release");
+    std::fs::create_dir_all(&profile).expect("profile");
+    let ok = std::process::Command::new("certutil")
+        .args(["-N", "--empty-password", "-d"])
+        .arg(format!("sql:{}", profile.display()))
+        .status()
+        .expect("certutil");
+    assert!(ok.success());
     let out = w.run(&["cert", "install"]);
+    assert!(text(&out.stdout).contains("Firefox t3st.default-release"));
     assert!(
         out.status.success(),
         "{}{}",
@@ -102,6 +112,9 @@ fn all_green_after_cert_install_with_the_simulated_card() {
     let all = report.to_string();
     assert!(!all.contains(&p.card_no) && !all.contains(&p.name) && !all.contains(&p.id_no));
     assert_eq!(row(&report, "trust.nss")["target"], "Chrome/Chromium");
+    let ff = row(&report, "trust.firefox");
+    assert_eq!(ff["target"], "Firefox t3st.default-release");
+    assert_eq!(ff["status"], "ok");
     // The human form says the same, with the verdict last.
     let cfg = w.data.path().join("absent.toml");
     let human = w.run(&[
@@ -122,6 +135,7 @@ fn all_green_after_cert_install_with_the_simulated_card() {
     let (code, report) = w.check(d.port);
     assert_eq!(code, 2);
     assert_eq!(row(&report, "trust.nss")["status"], "fail");
+    assert_eq!(row(&report, "trust.firefox")["status"], "fail");
     assert_eq!(row(&report, "hosts")["status"], "fail");
 }
 

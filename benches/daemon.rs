@@ -217,14 +217,11 @@ fn main() {
     });
     let listeners = rt.block_on(server::bind(0)).expect("bind");
     let port = listeners[0].local_addr().expect("addr").port();
-    let bindings: Vec<_> = listeners
-        .into_iter()
-        .map(|listener| Binding {
-            listener,
-            tls: Some(acceptor.clone()),
-            filter: api::routes(state.clone(), port, true),
-        })
-        .collect();
+    let bindings = Binding::all(
+        listeners,
+        Some(acceptor),
+        api::routes(state.clone(), port, true),
+    );
     let limits = Limits {
         max_connections: 512,
         header_timeout: Duration::from_secs(10),

@@ -128,14 +128,11 @@ async fn serve(cfg: Config, acceptor: openssl::ssl::SslAcceptor, ca_path: PathBu
         shutdown: stop_rx.clone(),
     });
     let acceptor = Arc::new(acceptor);
-    let mut bindings: Vec<_> = listeners
-        .into_iter()
-        .map(|listener| Binding {
-            listener,
-            tls: Some(acceptor.clone()),
-            filter: api::routes(state.clone(), port, true),
-        })
-        .collect();
+    let mut bindings = Binding::all(
+        listeners,
+        Some(acceptor.clone()),
+        api::routes(state.clone(), port, true),
+    );
     let mut legacy_lines = Vec::new();
     for (want, tls) in [(cfg.legacy_http_port, false), (cfg.legacy_https_port, true)] {
         if want == 0 {
@@ -149,11 +146,11 @@ async fn serve(cfg: Config, acceptor: openssl::ssl::SslAcceptor, ca_path: PathBu
                     .map_or(want, |a| a.port());
                 let scheme = if tls { "https" } else { "http" };
                 legacy_lines.push(format!("legacy API on {scheme}://127.0.0.1:{p}/api/"));
-                bindings.extend(listeners.into_iter().map(|listener| Binding {
-                    listener,
-                    tls: tls.then(|| acceptor.clone()),
-                    filter: api::routes(state.clone(), p, tls),
-                }));
+                bindings.extend(Binding::all(
+                    listeners,
+                    tls.then(|| acceptor.clone()),
+                    api::routes(state.clone(), p, tls),
+                ));
             }
             // The legacy HTTP variant is a convenience for old pages: the daemon runs without it.
             Err(e) => log::warn!("legacy API not available: {e}"),

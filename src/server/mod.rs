@@ -132,6 +132,24 @@ pub struct Binding<F> {
     pub filter: F,
 }
 
+impl<F: Clone> Binding<F> {
+    /// One binding per listener, all serving `filter` (with TLS when `tls` is given).
+    pub fn all(
+        listeners: Vec<TcpListener>,
+        tls: Option<Arc<SslAcceptor>>,
+        filter: F,
+    ) -> Vec<Binding<F>> {
+        listeners
+            .into_iter()
+            .map(|listener| Binding {
+                listener,
+                tls: tls.clone(),
+                filter: filter.clone(),
+            })
+            .collect()
+    }
+}
+
 /// Serves until `shutdown` turns true, then drains within `limits.drain_timeout`. All bindings
 /// share one connection cap.
 pub async fn serve<F>(bindings: Vec<Binding<F>>, limits: Limits, shutdown: watch::Receiver<bool>)

@@ -279,6 +279,17 @@ pub fn system_trusts(leaf: &X509) -> bool {
         .unwrap_or(false)
 }
 
+/// Rebuilds Debian's system store from its CA directories.
+#[cfg(target_os = "linux")]
+fn refresh_system_store() -> Result<(), TrustError> {
+    run(
+        "update-ca-certificates",
+        "apt install ca-certificates",
+        &["--fresh".as_ref()],
+    )
+    .map(drop)
+}
+
 /// Adds the CA to the system store (Linux: ca-certificates; needs root).
 pub fn system_install(ca_pem: &Path) -> Result<(), TrustError> {
     #[cfg(target_os = "linux")]
@@ -294,12 +305,7 @@ pub fn system_install(ca_pem: &Path) -> Result<(), TrustError> {
             path: dest.into(),
             source,
         })?;
-        run(
-            "update-ca-certificates",
-            "apt install ca-certificates",
-            &["--fresh".as_ref()],
-        )?;
-        Ok(())
+        refresh_system_store()
     }
     #[cfg(target_os = "macos")]
     {
@@ -343,11 +349,7 @@ pub fn system_remove() -> Result<(), TrustError> {
                 path: dest.into(),
                 source,
             })?;
-            run(
-                "update-ca-certificates",
-                "apt install ca-certificates",
-                &["--fresh".as_ref()],
-            )?;
+            refresh_system_store()?;
         }
         Ok(())
     }

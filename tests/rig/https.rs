@@ -131,6 +131,8 @@ pub struct EventStream {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     buf: Vec<u8>,
+    /// The server ended the body with the final zero-length chunk (not a dropped connection).
+    pub ended_cleanly: bool,
 }
 
 impl EventStream {
@@ -147,6 +149,7 @@ impl EventStream {
             status,
             headers,
             buf: Vec::new(),
+            ended_cleanly: false,
         }
     }
 
@@ -176,6 +179,7 @@ impl EventStream {
             }
             let n = usize::from_str_radix(size.trim(), 16).ok()?;
             if n == 0 {
+                self.ended_cleanly = true;
                 return None;
             }
             let mut chunk = vec![0u8; n + 2];

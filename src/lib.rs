@@ -7,6 +7,7 @@
 
 pub mod apdu;
 pub mod api;
+pub mod atomic_file;
 pub mod card;
 pub mod config;
 pub mod diag;

@@ -132,7 +132,15 @@ enum CertAction {
     Renew,
 }
 
+/// Everything this program creates — logs, keys, diagnostics bundles — is its user's alone. Files
+/// meant for others (the CA copy in the system store, the hosts file) get explicit modes.
+fn private_files() {
+    #[cfg(unix)]
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+}
+
 fn main() -> ExitCode {
+    private_files();
     let cli = Cli::parse();
     let Some(data_dir) = config::data_dir(cli.data_dir.clone()) else {
         eprintln!("錯誤 Error: 找不到使用者資料目錄，請以 --data-dir 指定 — no user data directory; pass --data-dir");

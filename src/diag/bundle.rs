@@ -1,7 +1,8 @@
 //! `nhi-bridge diagnose`: one `.tar.gz` for support staff — version, OS and desktop, the self-check,
 //! the effective configuration, readers and ATRs, PC/SC state, the certificate's public details,
 //! recent log lines and a manifest. It never contains card-holder data: the self-check shows the
-//! card number masked, and nothing else read from a card is ever logged or collected.
+//! card number masked, nothing else read from a card is ever logged or collected, and every line
+//! packed is scanned by [`super::redact`] once more (a line that looks personal is withheld).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -123,10 +124,19 @@ pub fn write(out: &Path, env: &Env, report: &Report) -> std::io::Result<Vec<Stri
                 .into_bytes(),
         ),
     ];
+    let mut withheld = Vec::new();
+    for (name, body) in files.iter_mut() {
+        let (clean, n) = super::redact::scrub(&String::from_utf8_lossy(body));
+        if n > 0 {
+            withheld.push(format!("{name}: {n} line(s) withheld"));
+            *body = clean.into_bytes();
+        }
+    }
     let mut manifest = format!(
-        "nhi-bridge diagnostics bundle\nversion: {}\ncreated (unix time): {}\ncontains no card-holder data; the card number appears masked (last 4 digits)\n\n",
+        "nhi-bridge diagnostics bundle\nversion: {}\ncreated (unix time): {}\ncontains no card-holder data; the card number appears masked (last 4 digits)\nlines that looked like card-holder data: {}\n\n",
         env!("CARGO_PKG_VERSION"),
-        SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+        SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+        if withheld.is_empty() { "none".to_owned() } else { withheld.join("; ") }
     );
     for (name, body) in &files {
         manifest.push_str(&format!("{name}\t{} bytes\n", body.len()));
@@ -145,7 +155,7 @@ pub fn write(out: &Path, env: &Env, report: &Report) -> std::io::Result<Vec<Stri
     for (name, body) in &files {
         let mut h = tar::Header::new_gnu();
         h.set_size(body.len() as u64);
-        h.set_mode(0o644);
+        h.set_mode(0o600);
         h.set_mtime(mtime);
         h.set_cksum();
         tar.append_data(

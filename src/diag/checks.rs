@@ -222,6 +222,26 @@ pub fn run(env: &Env) -> Report {
         ),
         Err(_) => Check::bad("tls.ca_key", Status::Fail, pair("沒有憑證可檢查", "No certificate to check"), needs("tls.leaf")),
     });
+    out.push(if tls::key_exposed(&paths) {
+        Check::bad(
+            "tls.key_mode",
+            Status::Fail,
+            pair(
+                format!("私鑰檔 {} 其他使用者可讀取", paths.key.display()),
+                format!("The private key {} is readable by other users", paths.key.display()),
+            ),
+            pair(
+                format!("執行 chmod 600 {}（或 nhi-bridge cert renew）", paths.key.display()),
+                format!("Run `chmod 600 {}` (or `nhi-bridge cert renew`)", paths.key.display()),
+            ),
+        )
+    } else {
+        Check::ok(
+            "tls.key_mode",
+            "私鑰檔只有本人可讀取",
+            "The private key is readable by its owner only",
+        )
+    });
 
     // Trust.
     out.push(match &leaf {

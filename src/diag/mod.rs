@@ -9,6 +9,7 @@
 pub mod bundle;
 pub mod checks;
 pub mod probe;
+pub mod redact;
 
 use serde::Serialize;
 

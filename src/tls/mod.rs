@@ -8,7 +8,6 @@ pub mod ca;
 pub mod trust;
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use openssl::asn1::Asn1Time;
@@ -33,6 +32,14 @@ pub enum TlsError {
     OpenSsl(#[from] openssl::error::ErrorStack),
     #[error("no usable certificate in {0}")]
     Missing(PathBuf),
+    /// A file exists but cannot be read for a reason a new certificate would not cure
+    /// (permissions, a disk error): nothing is replaced.
+    #[error("cannot read {path}: {source}; nothing was changed")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 pub struct Paths {
@@ -81,24 +88,43 @@ impl std::fmt::Display for Reason {
     }
 }
 
-fn load(paths: &Paths) -> Result<Material, Reason> {
-    if !paths.leaf.exists() && !paths.key.exists() && !paths.ca.exists() {
-        return Err(Reason::Missing);
-    }
-    let read = |p: &Path| fs::read(p).map_err(|_| Reason::Unreadable);
-    let chain = X509::stack_from_pem(&read(&paths.leaf)?).map_err(|_| Reason::Unreadable)?;
-    let leaf = chain.first().cloned().ok_or(Reason::Unreadable)?;
-    let ca = X509::from_pem(&read(&paths.ca)?).map_err(|_| Reason::Unreadable)?;
-    let key = PKey::private_key_from_pem(&read(&paths.key)?).map_err(|_| Reason::Unreadable)?;
+/// Why the stored material cannot be served.
+enum LoadFailure {
+    /// Missing, corrupt, mismatched or expiring: a new pair cures it.
+    Reissue(Reason),
+    /// Anything else: stop and say so, touching nothing.
+    Stop(TlsError),
+}
+
+fn load(paths: &Paths) -> Result<Material, LoadFailure> {
+    let read = |p: &Path| match fs::read(p) {
+        Ok(b) => Ok(b),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(LoadFailure::Reissue(Reason::Missing))
+        }
+        Err(source) => Err(LoadFailure::Stop(TlsError::Read {
+            path: p.to_path_buf(),
+            source,
+        })),
+    };
+    let corrupt = |_| LoadFailure::Reissue(Reason::Unreadable);
+    let (leaf_pem, ca_pem, key_pem) = (read(&paths.leaf)?, read(&paths.ca)?, read(&paths.key)?);
+    let chain = X509::stack_from_pem(&leaf_pem).map_err(corrupt)?;
+    let leaf = chain
+        .first()
+        .cloned()
+        .ok_or(LoadFailure::Reissue(Reason::Unreadable))?;
+    let ca = X509::from_pem(&ca_pem).map_err(corrupt)?;
+    let key = PKey::private_key_from_pem(&key_pem).map_err(corrupt)?;
     let matches = leaf.public_key().is_ok_and(|p| p.public_eq(&key));
     let signed = ca
         .public_key()
         .is_ok_and(|p| leaf.verify(&p).unwrap_or(false));
     if !matches || !signed {
-        return Err(Reason::Unreadable);
+        return Err(LoadFailure::Reissue(Reason::Unreadable));
     }
     if days_left(&leaf).is_none_or(|d| d < RENEW_WITHIN_DAYS) {
-        return Err(Reason::ExpiresSoon);
+        return Err(LoadFailure::Reissue(Reason::ExpiresSoon));
     }
     Ok(Material { ca, leaf, key })
 }
@@ -109,26 +135,31 @@ pub fn days_left(cert: &X509) -> Option<i32> {
     now.diff(cert.not_after()).ok().map(|d| d.days)
 }
 
+/// Each file through its own unique temporary file, created 0600 (so a key is never readable on
+/// the way) and renamed over the old one, so a crash never leaves half a certificate.
 fn write_file(path: &Path, bytes: &[u8], private: bool) -> Result<(), TlsError> {
-    let err = |source| TlsError::Write {
-        path: path.to_path_buf(),
-        source,
-    };
-    let tmp = path.with_extension("tmp");
-    let mut opts = fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
+    let mode = if private { 0o600 } else { 0o644 };
+    crate::atomic_file::replace(path, bytes, crate::atomic_file::Mode::Exact(mode)).map_err(
+        |source| TlsError::Write {
+            path: path.to_path_buf(),
+            source,
+        },
+    )
+}
+
+/// Whether the private key file can be read by anyone but its owner (always false where file
+/// modes do not apply).
+pub fn key_exposed(paths: &Paths) -> bool {
     #[cfg(unix)]
     {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(if private { 0o600 } else { 0o644 });
+        use std::os::unix::fs::PermissionsExt;
+        fs::metadata(&paths.key).is_ok_and(|m| m.permissions().mode() & 0o077 != 0)
     }
     #[cfg(not(unix))]
-    let _ = private;
-    let mut f = opts.open(&tmp).map_err(err)?;
-    f.write_all(bytes).map_err(err)?;
-    f.sync_all().map_err(err)?;
-    // Rename over the old file, so a crash never leaves half a certificate.
-    fs::rename(&tmp, path).map_err(err)
+    {
+        let _ = paths;
+        false
+    }
 }
 
 /// Issues a new CA + leaf, writes them, and returns what to serve. `leaf_days` is normally
@@ -160,7 +191,10 @@ pub fn issue_and_store(paths: &Paths, leaf_days: u32) -> Result<Material, TlsErr
 pub fn ensure(paths: &Paths) -> Result<(Material, Option<Reason>), TlsError> {
     match load(paths) {
         Ok(m) => Ok((m, None)),
-        Err(reason) => Ok((issue_and_store(paths, ca::LEAF_DAYS)?, Some(reason))),
+        Err(LoadFailure::Reissue(reason)) => {
+            Ok((issue_and_store(paths, ca::LEAF_DAYS)?, Some(reason)))
+        }
+        Err(LoadFailure::Stop(e)) => Err(e),
     }
 }
 
@@ -317,6 +351,40 @@ mod tests {
         .unwrap();
         let (_, why) = ensure(&paths).unwrap();
         assert_eq!(why, Some(Reason::Unreadable));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_unreadable_file_stops_without_touching_anything() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::new(dir.path());
+        issue_and_store(&paths, ca::LEAF_DAYS).unwrap();
+        let before = fs::read(&paths.ca).unwrap();
+        // A directory where the key should be: reading it fails with an error that is neither
+        // "not found" nor bad content (as a permission or disk error would, even for root).
+        fs::remove_file(&paths.key).unwrap();
+        fs::create_dir(&paths.key).unwrap();
+        assert!(matches!(ensure(&paths), Err(TlsError::Read { .. })));
+        assert_eq!(fs::read(&paths.ca).unwrap(), before, "the CA was not replaced");
+        fs::remove_dir(&paths.key).unwrap();
+
+        // A stale world-readable temporary file does not make the key world-readable.
+        fs::write(dir.path().join("tls/leaf.tmp"), b"old").unwrap();
+        fs::set_permissions(
+            dir.path().join("tls/leaf.tmp"),
+            fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
+        let (_, why) = ensure(&paths).unwrap();
+        assert_eq!(why, Some(Reason::Missing));
+        assert_eq!(
+            fs::metadata(&paths.key).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert!(!key_exposed(&paths));
+        fs::set_permissions(&paths.key, fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(key_exposed(&paths));
     }
 
     #[test]

@@ -301,10 +301,18 @@ pub fn system_install(ca_pem: &Path) -> Result<(), TrustError> {
                 source,
             })?;
         }
-        std::fs::copy(ca_pem, dest).map_err(|source| TrustError::Io {
-            path: dest.into(),
+        // Written, not copied: a copy would take the source's mode, and this file must be
+        // readable by everyone (OpenSSL looks CAs up by hash link in /etc/ssl/certs).
+        let pem = std::fs::read(ca_pem).map_err(|source| TrustError::Io {
+            path: ca_pem.into(),
             source,
         })?;
+        crate::atomic_file::replace(dest, &pem, crate::atomic_file::Mode::Exact(0o644)).map_err(
+            |source| TrustError::Io {
+                path: dest.into(),
+                source,
+            },
+        )?;
         refresh_system_store()
     }
     #[cfg(target_os = "macos")]
@@ -385,8 +393,8 @@ pub fn hosts_file() -> PathBuf {
 }
 
 pub fn hosts_entry(path: &Path) -> HostsEntry {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
+    let text = match std::fs::read(path) {
+        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
         Err(e) => return HostsEntry::Unreadable(e.to_string()),
     };
     for line in text.lines() {
@@ -404,36 +412,66 @@ pub fn hosts_entry(path: &Path) -> HostsEntry {
     HostsEntry::Missing
 }
 
+/// The marker that makes a hosts line ours.
+const HOSTS_MARK: &[u8] = b"# nhi-bridge";
+
+fn hosts_io(path: &Path) -> impl FnOnce(std::io::Error) -> TrustError + '_ {
+    move |source| TrustError::Io {
+        path: path.into(),
+        source,
+    }
+}
+
+/// Adds [`HOSTS_LINE`] unless the name already points to loopback. The file is replaced
+/// atomically with its mode, owner and line endings (CRLF stays CRLF) kept.
 pub fn hosts_add(path: &Path) -> Result<(), TrustError> {
     if hosts_entry(path) == HostsEntry::Loopback {
         return Ok(());
     }
-    let mut text = std::fs::read_to_string(path).unwrap_or_default();
-    if !text.is_empty() && !text.ends_with('\n') {
-        text.push('\n');
+    let mut bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(hosts_io(path)(e)),
+    };
+    let eol: &[u8] = if bytes.windows(2).any(|w| w == b"\r\n") {
+        b"\r\n"
+    } else {
+        b"\n"
+    };
+    if !bytes.is_empty() && !bytes.ends_with(b"\n") {
+        bytes.extend_from_slice(eol);
     }
-    text.push_str(HOSTS_LINE);
-    text.push('\n');
-    std::fs::write(path, text).map_err(|source| TrustError::Io {
-        path: path.into(),
-        source,
-    })
+    bytes.extend_from_slice(HOSTS_LINE.as_bytes());
+    bytes.extend_from_slice(eol);
+    crate::atomic_file::replace(path, &bytes, crate::atomic_file::Mode::KeepOr(0o644))
+        .map_err(hosts_io(path))
 }
 
+/// Removes our lines (those ending in the marker) and nothing else: every other byte, line ending
+/// and the file's mode and owner stay as they were. A file without our line is not rewritten.
 pub fn hosts_remove(path: &Path) -> Result<(), TrustError> {
-    let Ok(text) = std::fs::read_to_string(path) else {
+    let Ok(bytes) = std::fs::read(path) else {
         return Ok(());
     };
-    let kept: Vec<&str> = text
-        .lines()
-        .filter(|l| !l.trim_end().ends_with("# nhi-bridge"))
+    let ours = |line: &[u8]| {
+        let trimmed = line
+            .iter()
+            .rposition(|b| !b.is_ascii_whitespace())
+            .map_or(&line[..0], |end| &line[..=end]);
+        trimmed.ends_with(HOSTS_MARK)
+    };
+    let lines: Vec<&[u8]> = bytes.split_inclusive(|b| *b == b'\n').collect();
+    if !lines.iter().any(|l| ours(l)) {
+        return Ok(());
+    }
+    let kept: Vec<u8> = lines
+        .into_iter()
+        .filter(|l| !ours(l))
+        .flatten()
+        .copied()
         .collect();
-    let mut out = kept.join("\n");
-    out.push('\n');
-    std::fs::write(path, out).map_err(|source| TrustError::Io {
-        path: path.into(),
-        source,
-    })
+    crate::atomic_file::replace(path, &kept, crate::atomic_file::Mode::KeepOr(0o644))
+        .map_err(hosts_io(path))
 }
 
 #[cfg(test)]
@@ -465,6 +503,37 @@ mod tests {
             hosts_entry(&dir.path().join("none")),
             HostsEntry::Unreadable(_)
         ));
+    }
+
+    #[test]
+    fn hosts_edits_keep_every_other_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("hosts");
+        let original = b"127.0.0.1 localhost\r\n# comment \xE4\xB8\xAD\r\n::1 localhost\r\n";
+        std::fs::write(&p, original).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o640)).unwrap();
+        }
+        hosts_add(&p).unwrap();
+        let added = std::fs::read(&p).unwrap();
+        assert!(added.starts_with(original));
+        assert!(added.ends_with(b"# nhi-bridge\r\n"), "CRLF kept: {added:?}");
+        hosts_remove(&p).unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), original);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o640);
+        }
+        // Nothing of ours: the file is not even rewritten.
+        let before = std::fs::metadata(&p).unwrap().modified().unwrap();
+        hosts_remove(&p).unwrap();
+        assert_eq!(std::fs::metadata(&p).unwrap().modified().unwrap(), before);
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "no temporary file left");
     }
 
     #[test]

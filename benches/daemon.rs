@@ -214,6 +214,7 @@ fn main() {
         allowlist: nhi_bridge::config::Allowlist::default_list(),
         legacy: LegacySettings::default(),
         shutdown: stop_rx.clone(),
+        page_token: nhi_bridge::api::PageToken::random(),
     });
     let listeners = rt.block_on(server::bind(0)).expect("bind");
     let port = listeners[0].local_addr().expect("addr").port();

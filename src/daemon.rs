@@ -126,6 +126,7 @@ async fn serve(cfg: Config, acceptor: openssl::ssl::SslAcceptor, ca_path: PathBu
             date_utc_offset_minutes: cfg.legacy_date_utc_offset_minutes,
         },
         shutdown: stop_rx.clone(),
+        page_token: api::PageToken::random(),
     });
     let acceptor = Arc::new(acceptor);
     let mut bindings = Binding::all(

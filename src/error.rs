@@ -50,6 +50,8 @@ pub enum ErrorCode {
     PayloadTooLarge,
     /// 4150: the request body is not `application/json`.
     UnsupportedMediaType,
+    /// 4290: all places for WebSockets and event streams (or this page's share) are taken.
+    TooManyConnections,
     /// 4061: the cloud SAM cannot be reached (TCP connect failed).
     SamUnreachable,
     /// 8001: H_Sign: reading the card ID (CA 00) failed.
@@ -89,7 +91,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 39] = [
+    pub const ALL: [ErrorCode; 40] = [
         ErrorCode::PcscUnavailable,
         ErrorCode::NoReader,
         ErrorCode::NoCard,
@@ -111,6 +113,7 @@ impl ErrorCode {
         ErrorCode::MethodNotAllowed,
         ErrorCode::PayloadTooLarge,
         ErrorCode::UnsupportedMediaType,
+        ErrorCode::TooManyConnections,
         ErrorCode::SamUnreachable,
         ErrorCode::CardIdFailed,
         ErrorCode::ChallengeFailed,
@@ -154,6 +157,7 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => "4050",
             ErrorCode::PayloadTooLarge => "4130",
             ErrorCode::UnsupportedMediaType => "4150",
+            ErrorCode::TooManyConnections => "4290",
             ErrorCode::SamUnreachable => "4061",
             ErrorCode::CardIdFailed => "8001",
             ErrorCode::ChallengeFailed => "8002",
@@ -200,6 +204,7 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => "此服務項目不支援這個請求方法",
             ErrorCode::PayloadTooLarge => "請求內容過大（上限 16 KiB）",
             ErrorCode::UnsupportedMediaType => "請求內容必須是 JSON（application/json）",
+            ErrorCode::TooManyConnections => "同時開啟的連線過多，請關閉其他健保卡網頁後再試",
             ErrorCode::SamUnreachable => "無法連接服務網站",
             ErrorCode::CardIdFailed => "讀卡異常（無法讀取卡片識別碼）",
             ErrorCode::ChallengeFailed => "讀卡異常（無法取得卡片亂數）",
@@ -250,6 +255,9 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => "This endpoint does not support that method",
             ErrorCode::PayloadTooLarge => "The request body is too large (limit 16 KiB)",
             ErrorCode::UnsupportedMediaType => "The request body must be JSON (application/json)",
+            ErrorCode::TooManyConnections => {
+                "Too many open connections; close other NHI card pages and try again"
+            }
             ErrorCode::SamUnreachable => "The NHI card service (cloud SAM) cannot be reached",
             ErrorCode::CardIdFailed => "Reading the card ID failed",
             ErrorCode::ChallengeFailed => "The card did not give a challenge",
@@ -301,6 +309,7 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => 24,
             ErrorCode::PayloadTooLarge => 25,
             ErrorCode::UnsupportedMediaType => 26,
+            ErrorCode::TooManyConnections => 27,
             ErrorCode::SamUnreachable => 30,
             ErrorCode::CardIdFailed => 31,
             ErrorCode::ChallengeFailed => 32,

@@ -8,6 +8,7 @@
 pub mod apdu;
 pub mod api;
 pub mod atomic_file;
+pub mod capacity;
 pub mod card;
 pub mod config;
 pub mod diag;

@@ -110,18 +110,18 @@ pub fn init(spec: &str, data_dir: Option<&Path>) -> Option<LoggerHandle> {
                 return None;
             }
             logger
-            .log_to_file(
-                FileSpec::default()
-                    .directory(log_dir(dir))
-                    .basename("nhi-bridge")
-                    .suppress_timestamp(),
-            )
-            .rotate(
-                Criterion::Size(ROTATE_BYTES),
-                Naming::Numbers,
-                Cleanup::KeepLogFiles(KEEP_FILES),
-            )
-            .append()
+                .log_to_file(
+                    FileSpec::default()
+                        .directory(log_dir(dir))
+                        .basename("nhi-bridge")
+                        .suppress_timestamp(),
+                )
+                .rotate(
+                    Criterion::Size(ROTATE_BYTES),
+                    Naming::Numbers,
+                    Cleanup::KeepLogFiles(KEEP_FILES),
+                )
+                .append()
                 .write_mode(WriteMode::Direct)
                 .duplicate_to_stderr(Duplicate::All)
         }

@@ -28,20 +28,56 @@ pub struct Guard {
     /// Whether this listener speaks TLS (the scheme of the daemon's own origin).
     tls: bool,
     allowlist: Allowlist,
+    /// The per-start secret the daemon's own page presents to follow `/v1/events`.
+    page_token: PageToken,
 }
 
-/// Paths a request without an Origin may use: nothing on them reveals card-holder data.
+/// Paths a request without an Origin may use: nothing on them reveals card-holder data. (`/echo`
+/// is here for its upgrade; the session itself then answers `GetVersion` only.)
 fn open_without_origin(method: &Method, path: &str) -> bool {
     (method == Method::GET || method == Method::HEAD)
         && matches!(path, "/v1/status" | "/" | "/echo" | "/api/GetStatus.bmp")
 }
 
+/// A random value made at start-up and embedded in the self-check page: same-origin requests carry
+/// no Origin header, so the page proves it is ours by quoting this (a page of another site cannot
+/// read it; a local process could, and is bounded by the event-stream limits instead).
+#[derive(Clone)]
+pub struct PageToken(String);
+
+impl PageToken {
+    pub fn random() -> PageToken {
+        let mut b = [0u8; 16];
+        // Without randomness the token is empty, which no query matches: the page then shows no
+        // live updates, which is all that is lost.
+        if openssl::rand::rand_bytes(&mut b).is_err() {
+            return PageToken(String::new());
+        }
+        PageToken(b.iter().map(|x| format!("{x:02x}")).collect())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether `query` carries `token=<this token>`, compared in constant time.
+    fn presented_in(&self, query: &str) -> bool {
+        !self.0.is_empty()
+            && query.split('&').any(|kv| {
+                kv.strip_prefix("token=").is_some_and(|t| {
+                    t.len() == self.0.len() && openssl::memcmp::eq(t.as_bytes(), self.0.as_bytes())
+                })
+            })
+    }
+}
+
 impl Guard {
-    pub fn new(port: u16, tls: bool, allowlist: Allowlist) -> Guard {
+    pub fn new(port: u16, tls: bool, allowlist: Allowlist, page_token: PageToken) -> Guard {
         Guard {
             port,
             tls,
             allowlist,
+            page_token,
         }
     }
 
@@ -73,6 +109,7 @@ impl Guard {
         &self,
         method: &Method,
         path: &str,
+        query: &str,
         headers: &HeaderMap,
     ) -> Result<Caller, ErrorCode> {
         if !self.host_allowed(headers) {
@@ -81,14 +118,11 @@ impl Guard {
         let origins: Vec<&HeaderValue> = headers.get_all(header::ORIGIN).iter().collect();
         match origins.as_slice() {
             [] if open_without_origin(method, path) => Ok(Caller::NoOrigin),
-            // The daemon's own page: browsers send no Origin on same-origin GETs, but always
-            // `Sec-Fetch-Site`, which no page can forge. It may follow the event stream; it never
-            // needs card data.
+            // The daemon's own page: browsers send no Origin on same-origin GETs, so it quotes
+            // the page token. It may follow the event stream; it never needs card data.
             [] if method == Method::GET
                 && path == "/v1/events"
-                && headers
-                    .get("sec-fetch-site")
-                    .is_some_and(|v| v.as_bytes() == b"same-origin") =>
+                && self.page_token.presented_in(query) =>
             {
                 Ok(Caller::OwnPage)
             }
@@ -160,7 +194,12 @@ mod tests {
     }
 
     fn guard() -> Guard {
-        Guard::new(7777, true, Allowlist::default_list())
+        Guard::new(
+            7777,
+            true,
+            Allowlist::default_list(),
+            PageToken("0123456789abcdef".into()),
+        )
     }
 
     #[test]
@@ -189,7 +228,7 @@ mod tests {
             assert!(!g.host_allowed(&headers(&[("host", bad)])), "{bad}");
         }
         assert!(!g.host_allowed(&HeaderMap::new()));
-        let g443 = Guard::new(443, true, Allowlist::default_list());
+        let g443 = Guard::new(443, true, Allowlist::default_list(), PageToken::random());
         assert!(g443.host_allowed(&headers(&[("host", "iccert.nhi.gov.tw")])));
     }
 
@@ -198,7 +237,7 @@ mod tests {
         let g = guard();
         let h = |o: &str| headers(&[("host", "127.0.0.1:7777"), ("origin", o)]);
         assert_eq!(
-            g.check(&Method::GET, "/v1/card", &h("https://a.nhi.gov.tw")),
+            g.check(&Method::GET, "/v1/card", "", &h("https://a.nhi.gov.tw")),
             Ok(Caller::Site("https://a.nhi.gov.tw".into()))
         );
         for bad in [
@@ -208,53 +247,72 @@ mod tests {
             "file://",
         ] {
             assert_eq!(
-                g.check(&Method::GET, "/v1/card", &h(bad)),
+                g.check(&Method::GET, "/v1/card", "", &h(bad)),
                 Err(ErrorCode::OriginRefused),
                 "{bad}"
             );
         }
         assert_eq!(
-            g.check(&Method::GET, "/v1/card", &h("https://127.0.0.1:7777")),
+            g.check(&Method::GET, "/v1/card", "", &h("https://127.0.0.1:7777")),
             Ok(Caller::OwnPage)
         );
         assert_eq!(
-            g.check(&Method::GET, "/v1/card", &h("https://127.0.0.1:7778")),
+            g.check(&Method::GET, "/v1/card", "", &h("https://127.0.0.1:7778")),
             Err(ErrorCode::OriginRefused)
         );
         assert_eq!(
-            g.check(&Method::GET, "/v1/card", &h("http://127.0.0.1:7777")),
+            g.check(&Method::GET, "/v1/card", "", &h("http://127.0.0.1:7777")),
             Err(ErrorCode::OriginRefused)
         );
 
         let none = headers(&[("host", "127.0.0.1:7777")]);
         assert_eq!(
-            g.check(&Method::GET, "/v1/status", &none),
+            g.check(&Method::GET, "/v1/status", "", &none),
             Ok(Caller::NoOrigin)
         );
         assert_eq!(
-            g.check(&Method::GET, "/v1/card", &none),
+            g.check(&Method::GET, "/v1/card", "", &none),
             Err(ErrorCode::OriginRefused)
         );
         assert_eq!(
-            g.check(&Method::POST, "/v1/status", &none),
+            g.check(&Method::POST, "/v1/status", "", &none),
             Err(ErrorCode::OriginRefused)
         );
 
-        let own = headers(&[
-            ("host", "127.0.0.1:7777"),
-            ("sec-fetch-site", "same-origin"),
-        ]);
+        let own = headers(&[("host", "127.0.0.1:7777")]);
         assert_eq!(
-            g.check(&Method::GET, "/v1/events", &own),
+            g.check(&Method::GET, "/v1/events", "token=0123456789abcdef", &own),
             Ok(Caller::OwnPage)
         );
         assert_eq!(
-            g.check(&Method::GET, "/v1/card", &own),
+            g.check(&Method::GET, "/v1/card", "token=0123456789abcdef", &own),
             Err(ErrorCode::OriginRefused)
         );
-        let cross = headers(&[("host", "127.0.0.1:7777"), ("sec-fetch-site", "cross-site")]);
+        // A forged `Sec-Fetch-Site` is no longer a key; a wrong or missing token is refused.
+        let forged = headers(&[
+            ("host", "127.0.0.1:7777"),
+            ("sec-fetch-site", "same-origin"),
+        ]);
+        for query in [
+            "",
+            "token=",
+            "token=0123456789abcdeX",
+            "token=0123456789abcdef0",
+        ] {
+            assert_eq!(
+                g.check(&Method::GET, "/v1/events", query, &forged),
+                Err(ErrorCode::OriginRefused),
+                "{query}"
+            );
+        }
+        let empty = Guard::new(
+            7777,
+            true,
+            Allowlist::default_list(),
+            PageToken(String::new()),
+        );
         assert_eq!(
-            g.check(&Method::GET, "/v1/events", &cross),
+            empty.check(&Method::GET, "/v1/events", "token=", &own),
             Err(ErrorCode::OriginRefused)
         );
 
@@ -264,7 +322,7 @@ mod tests {
             ("origin", "https://b.nhi.gov.tw"),
         ]);
         assert_eq!(
-            g.check(&Method::GET, "/v1/card", &two),
+            g.check(&Method::GET, "/v1/card", "", &two),
             Err(ErrorCode::OriginRefused)
         );
 
@@ -273,7 +331,7 @@ mod tests {
             ("origin", "https://a.nhi.gov.tw"),
         ]);
         assert_eq!(
-            g.check(&Method::GET, "/v1/card", &wrong_host),
+            g.check(&Method::GET, "/v1/card", "", &wrong_host),
             Err(ErrorCode::HostRefused)
         );
     }

@@ -20,11 +20,12 @@ use warp::filters::path::FullPath;
 use warp::reply::Response;
 use warp::Filter;
 
+use crate::capacity::Connection;
 use crate::config::Allowlist;
 use crate::error::ErrorCode;
 use crate::service::card_service::CardService;
 
-pub use guard::{Caller, Guard};
+pub use guard::{Caller, Guard, PageToken};
 
 /// Largest request body accepted.
 pub const MAX_BODY: usize = 16 * 1024;
@@ -38,6 +39,8 @@ pub struct AppState {
     pub legacy: legacy::LegacySettings,
     /// Ends long-lived responses (event streams) on shutdown.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// Quoted by the self-check page to follow the event stream (see [`PageToken`]).
+    pub page_token: PageToken,
 }
 
 /// A request as the routes see it.
@@ -47,6 +50,8 @@ pub struct Request {
     pub query: String,
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// The connection it came on (slot and long-lived budget), when served by `server`.
+    pub conn: Option<Connection>,
 }
 
 #[derive(Serialize)]
@@ -75,6 +80,7 @@ pub fn http_status(code: ErrorCode) -> StatusCode {
         ErrorCode::HostRefused => StatusCode::MISDIRECTED_REQUEST,
         ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorCode::TooManyConnections => StatusCode::SERVICE_UNAVAILABLE,
         ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         ErrorCode::CardTimeout => StatusCode::GATEWAY_TIMEOUT,
         ErrorCode::CardInvalidResponse
@@ -133,7 +139,12 @@ pub fn routes(
     port: u16,
     tls: bool,
 ) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static {
-    let guard = Arc::new(Guard::new(port, tls, state.allowlist.clone()));
+    let guard = Arc::new(Guard::new(
+        port,
+        tls,
+        state.allowlist.clone(),
+        state.page_token.clone(),
+    ));
     let echo = legacy::ws::route(state.clone(), guard.clone());
     let guard = warp::any().map(move || guard.clone());
     let state = warp::any().map(move || state.clone());
@@ -145,6 +156,7 @@ pub fn routes(
         .and(warp::path::full())
         .and(query)
         .and(warp::header::headers_cloned())
+        .and(warp::ext::optional::<Connection>())
         .and(warp::body::stream())
         .then(
             |state: Arc<AppState>,
@@ -153,17 +165,16 @@ pub fn routes(
              path: FullPath,
              query,
              headers,
+             conn,
              body| async move {
-                handle(
-                    state,
-                    &guard,
+                let req = Head {
                     method,
-                    path.as_str().to_owned(),
+                    path: path.as_str().to_owned(),
                     query,
                     headers,
-                    body,
-                )
-                .await
+                    conn,
+                };
+                handle(state, &guard, req, body).await
             },
         );
     echo.or(main)
@@ -174,8 +185,9 @@ pub fn routes(
         .unify()
 }
 
-/// Reads at most [`MAX_BODY`] bytes; `None` when the body is larger.
-async fn read_body<S, B>(headers: &HeaderMap, body: S) -> Option<Bytes>
+/// Reads at most [`MAX_BODY`] bytes: a larger body is `PayloadTooLarge`, one that breaks off or is
+/// badly framed (a malformed chunk) is `BadRequest`.
+async fn read_body<S, B>(headers: &HeaderMap, body: S) -> Result<Bytes, ErrorCode>
 where
     S: Stream<Item = Result<B, warp::Error>>,
     B: Buf,
@@ -185,39 +197,47 @@ where
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > MAX_BODY) {
-        return None;
+        return Err(ErrorCode::PayloadTooLarge);
     }
     let mut out = Vec::new();
     let mut body = std::pin::pin!(body);
     while let Some(chunk) = body.next().await {
-        let mut chunk = chunk.ok()?;
+        let mut chunk = chunk.map_err(|_| ErrorCode::BadRequest)?;
         while chunk.has_remaining() {
             let part = chunk.chunk();
             if out.len() + part.len() > MAX_BODY {
-                return None;
+                return Err(ErrorCode::PayloadTooLarge);
             }
             out.extend_from_slice(part);
             let n = part.len();
             chunk.advance(n);
         }
     }
-    Some(Bytes::from(out))
+    Ok(Bytes::from(out))
 }
 
-async fn handle<S, B>(
-    state: Arc<AppState>,
-    guard: &Guard,
+/// A request before its body is read.
+struct Head {
     method: Method,
     path: String,
     query: String,
     headers: HeaderMap,
-    body: S,
-) -> Response
+    conn: Option<Connection>,
+}
+
+async fn handle<S, B>(state: Arc<AppState>, guard: &Guard, head: Head, body: S) -> Response
 where
     S: Stream<Item = Result<B, warp::Error>>,
     B: Buf,
 {
-    let caller = match guard.check(&method, &path, &headers) {
+    let Head {
+        method,
+        path,
+        query,
+        headers,
+        conn,
+    } = head;
+    let caller = match guard.check(&method, &path, &query, &headers) {
         Ok(c) => c,
         Err(code) => {
             log::info!("refused {method} {path}: {}", code.message_en());
@@ -232,14 +252,15 @@ where
         return resp;
     }
     let mut resp = match read_body(&headers, body).await {
-        None => error_response(ErrorCode::PayloadTooLarge),
-        Some(body) => {
+        Err(code) => error_response(code),
+        Ok(body) => {
             let req = Request {
                 method,
                 path,
                 query,
                 headers,
                 body,
+                conn,
             };
             route(&state, req).await
         }

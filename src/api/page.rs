@@ -77,7 +77,7 @@ const SCRIPT: &str = r#"
   function refresh() {
     fetch('/v1/status', { cache: 'no-store' }).then(function (r) { return r.json(); }).then(render, down);
   }
-  var events = new EventSource('/v1/events');
+  var events = new EventSource('/v1/events?token=' + encodeURIComponent(document.body.dataset.token));
   ['pcsc-up', 'pcsc-down', 'reader-added', 'reader-removed', 'card-inserted', 'card-removed'].forEach(function (name) {
     events.addEventListener(name, refresh);
   });
@@ -323,7 +323,7 @@ pub fn status_page(state: &AppState) -> Response {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>健保卡讀卡機元件檢測 nhi-bridge self-check</title>
 <style>{STYLE}</style>
-</head><body>
+</head><body data-token="{token}">
 <h1>健保卡讀卡機元件檢測 <small lang="en">nhi-bridge self-check · {version}</small></h1>
 <div id="verdict" class="verdict {vcls}"><span class="zh">{vzh}</span> <span class="en" lang="en">{ven}</span></div>
 <table>
@@ -340,6 +340,7 @@ pub fn status_page(state: &AppState) -> Response {
         vzh = if ready { t.ready_zh } else { t.not_ready_zh },
         ven = if ready { t.ready_en } else { t.not_ready_en },
         summary = escape(&summary),
+        token = escape(state.page_token.as_str()),
     );
     let mut resp = Response::new(html.into());
     let h = resp.headers_mut();

@@ -117,7 +117,7 @@ pub async fn route(state: &Arc<AppState>, req: Request) -> Response {
         "status" if get_only(&req.method) => json_response(StatusCode::OK, &status_json(state)),
         "readers" if get_only(&req.method) => readers(state).await,
         "card" if get_only(&req.method) => card(state, &req.query).await,
-        "events" if get_only(&req.method) => events(state),
+        "events" if get_only(&req.method) => events(state, &req),
         "card/hsign" if req.method == Method::POST => hsign(state, &req).await,
         "card/hsign" => method_not_allowed("POST"),
         "status" | "readers" | "card" | "events" => method_not_allowed("GET"),
@@ -263,28 +263,46 @@ fn replay(state: &AppState) -> Vec<ReaderEvent> {
     out
 }
 
-fn events(state: &AppState) -> Response {
+/// The event stream: a long-lived place (see `capacity`) for as long as the client listens.
+fn events(state: &AppState, req: &Request) -> Response {
+    let origin = req
+        .headers
+        .get(http::header::ORIGIN)
+        .and_then(|o| o.to_str().ok())
+        .unwrap_or("");
+    let place = match req.conn.as_ref().map(|c| c.capacity.claim(origin)) {
+        Some(Ok(place)) => Some(place),
+        Some(Err(full)) => {
+            log::info!("event stream not admitted: {full:?} full");
+            return error_response(ErrorCode::TooManyConnections);
+        }
+        None => None,
+    };
     // Subscribe before taking the snapshot, so nothing falls between the two.
     let rx = state.service.subscribe();
     let initial = futures_util::stream::iter(replay(state));
     let shutdown = state.shutdown.clone();
-    let live = futures_util::stream::unfold((rx, shutdown), |(mut rx, mut shutdown)| async move {
-        loop {
-            if *shutdown.borrow() {
-                return None;
+    // The place travels with the stream and is given back when the stream is dropped.
+    let live = futures_util::stream::unfold(
+        (rx, shutdown, place),
+        |(mut rx, mut shutdown, place)| async move {
+            loop {
+                if *shutdown.borrow() {
+                    return None;
+                }
+                tokio::select! {
+                    _ = shutdown.changed() => return None,
+                    got = rx.recv() => match got {
+                        Ok(ev) => return Some((ev, (rx, shutdown, place))),
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                            log::warn!("event subscriber lagged by {n} events");
+                        }
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                    },
+                }
             }
-            tokio::select! {
-                _ = shutdown.changed() => return None,
-                got = rx.recv() => match got {
-                    Ok(ev) => return Some((ev, (rx, shutdown))),
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                        log::warn!("event subscriber lagged by {n} events");
-                    }
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
-                },
-            }
-        }
-    });
+        },
+    );
     use futures_util::StreamExt;
     let stream = initial
         .chain(live)

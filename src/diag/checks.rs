@@ -228,11 +228,20 @@ pub fn run(env: &Env) -> Report {
             Status::Fail,
             pair(
                 format!("私鑰檔 {} 其他使用者可讀取", paths.key.display()),
-                format!("The private key {} is readable by other users", paths.key.display()),
+                format!(
+                    "The private key {} is readable by other users",
+                    paths.key.display()
+                ),
             ),
             pair(
-                format!("執行 chmod 600 {}（或 nhi-bridge cert renew）", paths.key.display()),
-                format!("Run `chmod 600 {}` (or `nhi-bridge cert renew`)", paths.key.display()),
+                format!(
+                    "執行 chmod 600 {}（或 nhi-bridge cert renew）",
+                    paths.key.display()
+                ),
+                format!(
+                    "Run `chmod 600 {}` (or `nhi-bridge cert renew`)",
+                    paths.key.display()
+                ),
             ),
         )
     } else {

@@ -135,31 +135,33 @@ fn hex_value(c: char) -> Option<u8> {
 
 /// Hex runs that decode to card-holder data: ASCII digits/IDs, or a Big5 name.
 fn hex_dump(chars: &[char]) -> bool {
-    runs(chars, |c| c.is_ascii_hexdigit()).iter().any(|&(s, e)| {
-        let run = &chars[s..e];
-        if run.len() < 4 || run.len() % 2 != 0 {
-            return false;
-        }
-        let bytes: Vec<u8> = run
-            .chunks(2)
-            .filter_map(|p| Some(hex_value(p[0])? << 4 | hex_value(p[1])?))
-            .collect();
-        // As ASCII, with everything else a separator: card numbers and IDs inside a dump.
-        let text: String = bytes
-            .iter()
-            .map(|&b| if b.is_ascii_graphic() { b as char } else { ' ' })
-            .collect();
-        let decoded: Vec<char> = text.chars().collect();
-        if text_kind(&decoded, &text).is_some() {
-            return true;
-        }
-        // As Big5, with or without a trailing status word: a name alone.
-        let all_han = |b: &[u8]| {
-            let (big5, _, bad) = encoding_rs::BIG5.decode(b);
-            !bad && (2..=10).contains(&big5.chars().count()) && big5.chars().all(is_han)
-        };
-        all_han(&bytes) || (bytes.len() > 2 && all_han(&bytes[..bytes.len() - 2]))
-    })
+    runs(chars, |c| c.is_ascii_hexdigit())
+        .iter()
+        .any(|&(s, e)| {
+            let run = &chars[s..e];
+            if run.len() < 4 || !run.len().is_multiple_of(2) {
+                return false;
+            }
+            let bytes: Vec<u8> = run
+                .chunks(2)
+                .filter_map(|p| Some(hex_value(p[0])? << 4 | hex_value(p[1])?))
+                .collect();
+            // As ASCII, with everything else a separator: card numbers and IDs inside a dump.
+            let text: String = bytes
+                .iter()
+                .map(|&b| if b.is_ascii_graphic() { b as char } else { ' ' })
+                .collect();
+            let decoded: Vec<char> = text.chars().collect();
+            if text_kind(&decoded, &text).is_some() {
+                return true;
+            }
+            // As Big5, with or without a trailing status word: a name alone.
+            let all_han = |b: &[u8]| {
+                let (big5, _, bad) = encoding_rs::BIG5.decode(b);
+                !bad && (2..=10).contains(&big5.chars().count()) && big5.chars().all(is_han)
+            };
+            all_han(&bytes) || (bytes.len() > 2 && all_han(&bytes[..bytes.len() - 2]))
+        })
 }
 
 /// Whether `line` must be withheld, and why.
@@ -210,7 +212,10 @@ mod tests {
     fn card_holder_data_is_recognised() {
         let (big5, _, _) = encoding_rs::BIG5.encode("王小明");
         for (line, kind) in [
-            ("GetBasic:000012345678,A123456789,王小明,0700315,M,1", Kind::CardNumber),
+            (
+                "GetBasic:000012345678,A123456789,王小明,0700315,M,1",
+                Kind::CardNumber,
+            ),
             ("frame: A123456789", Kind::IdNumber),
             ("resident permit AB12345678 seen", Kind::IdNumber),
             ("holder 王小明 born 0700315", Kind::NameAndDate),

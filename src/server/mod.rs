@@ -21,6 +21,8 @@ use thiserror::Error;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
+
+use crate::capacity::{Budget, Capacity, Connection};
 use tokio_openssl::SslStream;
 use warp::reply::Response;
 use warp::Filter;
@@ -151,24 +153,68 @@ impl<F: Clone> Binding<F> {
 }
 
 /// Serves until `shutdown` turns true, then drains within `limits.drain_timeout`. All bindings
-/// share one connection cap.
-pub async fn serve<F>(bindings: Vec<Binding<F>>, limits: Limits, shutdown: watch::Receiver<bool>)
-where
+/// share one connection cap: exactly `limits.max_connections` connections are served at once,
+/// whatever the number of listeners (one accept loop waits for a slot, then for any listener).
+pub async fn serve<F>(
+    bindings: Vec<Binding<F>>,
+    limits: Limits,
+    mut shutdown: watch::Receiver<bool>,
+) where
     F: Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static,
 {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
-    let mut tasks = tokio::task::JoinSet::new();
-    for b in bindings {
-        tasks.spawn(accept_loop(
-            b.listener,
-            b.tls,
-            b.filter,
+    let capacity = Capacity::new(Budget::for_connections(limits.max_connections));
+    let mut storm = AcceptStorm::default();
+    let mut next = 0usize;
+    loop {
+        let permit = tokio::select! {
+            _ = shutdown.changed() => break,
+            p = slots.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+        };
+        let accepted = tokio::select! {
+            _ = shutdown.changed() => break,
+            r = accept_any(&bindings, next) => r,
+        };
+        next = next.wrapping_add(1);
+        let (index, tcp, peer) = match accepted {
+            Ok(x) => x,
+            Err(e) => {
+                drop(permit);
+                if let Some(pause) = storm.failed(&e) {
+                    tokio::select! {
+                        _ = shutdown.changed() => break,
+                        _ = tokio::time::sleep(pause) => {}
+                    }
+                }
+                continue;
+            }
+        };
+        storm.succeeded();
+        if !peer.ip().is_loopback() {
+            // Cannot happen on a loopback socket; refuse rather than trust it.
+            continue;
+        }
+        let Some(b) = bindings.get(index) else {
+            continue;
+        };
+        let conn = Connection::new(
+            permit,
+            capacity.clone(),
+            limits.idle_timeout,
+            limits.header_timeout.min(FIRST_MESSAGE_TIMEOUT),
+        );
+        tokio::spawn(connection(
+            tcp,
+            b.tls.clone(),
+            b.filter.clone(),
             limits.clone(),
-            slots.clone(),
+            conn,
             shutdown.clone(),
         ));
     }
-    while tasks.join_next().await.is_some() {}
     // Every connection holds a slot: when all slots are back, every connection has ended.
     let all = limits.max_connections as u32;
     if tokio::time::timeout(limits.drain_timeout, slots.acquire_many(all))
@@ -182,47 +228,86 @@ where
     }
 }
 
-async fn accept_loop<F>(
-    listener: TcpListener,
-    acceptor: Option<Arc<SslAcceptor>>,
-    filter: F,
-    limits: Limits,
-    slots: Arc<Semaphore>,
-    mut shutdown: watch::Receiver<bool>,
-) where
-    F: Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static,
-{
-    loop {
-        // Wait for a free slot first: past the cap, connections queue in the kernel's backlog.
-        let permit = tokio::select! {
-            _ = shutdown.changed() => return,
-            p = slots.clone().acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => return,
-            },
-        };
-        let (tcp, peer) = tokio::select! {
-            _ = shutdown.changed() => return,
-            r = listener.accept() => match r {
-                Ok(x) => x,
-                Err(e) => {
-                    log::warn!("accept failed: {e}");
-                    continue;
-                }
-            },
-        };
-        if !peer.ip().is_loopback() {
-            // Cannot happen on a loopback socket; refuse rather than trust it.
-            continue;
+/// A refused WebSocket's deadline for the command it is answered `4041` to.
+pub const FIRST_MESSAGE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The first ready listener, starting the search at `start` so no listener starves the others.
+async fn accept_any<F>(
+    bindings: &[Binding<F>],
+    start: usize,
+) -> io::Result<(usize, TcpStream, SocketAddr)> {
+    std::future::poll_fn(|cx| {
+        let n = bindings.len();
+        for k in 0..n {
+            let i = (start + k) % n;
+            if let Poll::Ready(r) = bindings[i].listener.poll_accept(cx) {
+                return Poll::Ready(r.map(|(tcp, peer)| (i, tcp, peer)));
+            }
         }
-        let acceptor = acceptor.clone();
-        let filter = filter.clone();
-        let limits = limits.clone();
-        let shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            connection(tcp, acceptor, filter, limits, shutdown).await;
-            drop(permit);
-        });
+        Poll::Pending
+    })
+    .await
+}
+
+/// Accept failures: errors about one connection are skipped; running out of descriptors or
+/// memory backs off (doubling up to [`AcceptStorm::MAX_PAUSE`]) so the loop cannot spin, and a
+/// storm is logged once when it starts (and once a minute while it lasts) and once when it ends.
+#[derive(Default)]
+struct AcceptStorm {
+    failures: u64,
+    since: Option<Instant>,
+    last_report: Option<Instant>,
+    pause: Duration,
+}
+
+impl AcceptStorm {
+    const FIRST_PAUSE: Duration = Duration::from_millis(10);
+    const MAX_PAUSE: Duration = Duration::from_secs(1);
+    const REPORT_EVERY: Duration = Duration::from_secs(60);
+
+    /// Records a failure; returns how long to pause before accepting again.
+    fn failed(&mut self, e: &io::Error) -> Option<Duration> {
+        if matches!(
+            e.kind(),
+            io::ErrorKind::ConnectionAborted
+                | io::ErrorKind::ConnectionReset
+                | io::ErrorKind::Interrupted
+                | io::ErrorKind::WouldBlock
+        ) {
+            log::debug!("accept: {e}");
+            return None;
+        }
+        self.failures += 1;
+        let now = Instant::now();
+        let since = *self.since.get_or_insert(now);
+        if self
+            .last_report
+            .is_none_or(|t| now.duration_since(t) >= Self::REPORT_EVERY)
+        {
+            if self.failures == 1 {
+                log::warn!("accept failed: {e}; backing off until it succeeds again");
+            } else {
+                log::warn!(
+                    "accept still failing: {e} ({} failures in {} s)",
+                    self.failures,
+                    now.duration_since(since).as_secs()
+                );
+            }
+            self.last_report = Some(now);
+        }
+        self.pause = (self.pause * 2).clamp(Self::FIRST_PAUSE, Self::MAX_PAUSE);
+        Some(self.pause)
+    }
+
+    fn succeeded(&mut self) {
+        if let Some(since) = self.since.take() {
+            log::warn!(
+                "accepting again after {} failed attempts in {} ms",
+                self.failures,
+                since.elapsed().as_millis()
+            );
+        }
+        *self = AcceptStorm::default();
     }
 }
 
@@ -231,13 +316,14 @@ async fn connection<F>(
     acceptor: Option<Arc<SslAcceptor>>,
     filter: F,
     limits: Limits,
+    conn: Connection,
     shutdown: watch::Receiver<bool>,
 ) where
     F: Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static,
 {
     let _ = tcp.set_nodelay(true);
     let Some(acceptor) = acceptor else {
-        return http(tcp, filter, limits, shutdown).await;
+        return http(tcp, filter, limits, conn, shutdown).await;
     };
     let Ok(ssl) = Ssl::new(acceptor.context()) else {
         return;
@@ -256,12 +342,43 @@ async fn connection<F>(
             return;
         }
     }
-    http(stream, filter, limits, shutdown).await
+    http(stream, filter, limits, conn, shutdown).await
 }
 
-/// HTTP/1.1 on an established stream, with the idle watchdog and graceful shutdown.
-async fn http<S, F>(stream: S, filter: F, limits: Limits, mut shutdown: watch::Receiver<bool>)
+/// Hands every request on one connection its [`Connection`] (slot, budgets, limits).
+#[derive(Clone)]
+struct WithConnection<S> {
+    inner: S,
+    conn: Connection,
+}
+
+impl<S, B> tower_service::Service<http::Request<B>> for WithConnection<S>
 where
+    S: tower_service::Service<http::Request<B>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
+        req.extensions_mut().insert(self.conn.clone());
+        self.inner.call(req)
+    }
+}
+
+/// HTTP/1.1 on an established stream, with the idle deadline and graceful shutdown. After a
+/// WebSocket upgrade this returns, and the session (holding a clone of `conn`) keeps the slot.
+async fn http<S, F>(
+    stream: S,
+    filter: F,
+    limits: Limits,
+    conn: Connection,
+    mut shutdown: watch::Receiver<bool>,
+) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     F: Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static,
 {
@@ -272,7 +389,10 @@ where
         last: last.clone(),
     };
     let epoch = tracked.epoch;
-    let service = TowerToHyperService::new(warp::service(filter));
+    let service = TowerToHyperService::new(WithConnection {
+        inner: warp::service(filter),
+        conn,
+    });
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
@@ -280,8 +400,14 @@ where
         .serve_connection(TokioIo::new(tracked), service)
         .with_upgrades();
     let mut conn = std::pin::pin!(conn);
-    let idle_ms = limits.idle_timeout.as_millis() as u64;
-    let mut tick = tokio::time::interval(Duration::from_millis((idle_ms / 4).clamp(50, 1000)));
+    // One timer per connection, set to the moment it would have been idle too long: it fires
+    // once per idle period, not on a fixed tick, and traffic only moves the deadline.
+    let idle = limits.idle_timeout;
+    let idle_at = |last_ms: u64| {
+        tokio::time::Instant::from_std(epoch + Duration::from_millis(last_ms)) + idle
+    };
+    let sleep = tokio::time::sleep_until(idle_at(0));
+    let mut sleep = std::pin::pin!(sleep);
     let mut draining = false;
     loop {
         tokio::select! {
@@ -295,12 +421,13 @@ where
                 draining = true;
                 conn.as_mut().graceful_shutdown();
             }
-            _ = tick.tick() => {
-                let quiet = epoch.elapsed().as_millis() as u64 - last.load(Ordering::Relaxed);
-                if quiet > idle_ms {
-                    log::debug!("closing a connection idle for {quiet} ms");
+            _ = sleep.as_mut() => {
+                let deadline = idle_at(last.load(Ordering::Relaxed));
+                if deadline <= tokio::time::Instant::now() {
+                    log::debug!("closing a connection idle for {} ms", idle.as_millis());
                     return;
                 }
+                sleep.as_mut().reset(deadline);
             }
         }
     }

@@ -366,7 +366,11 @@ mod tests {
         fs::remove_file(&paths.key).unwrap();
         fs::create_dir(&paths.key).unwrap();
         assert!(matches!(ensure(&paths), Err(TlsError::Read { .. })));
-        assert_eq!(fs::read(&paths.ca).unwrap(), before, "the CA was not replaced");
+        assert_eq!(
+            fs::read(&paths.ca).unwrap(),
+            before,
+            "the CA was not replaced"
+        );
         fs::remove_dir(&paths.key).unwrap();
 
         // A stale world-readable temporary file does not make the key world-readable.

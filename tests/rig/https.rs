@@ -137,9 +137,16 @@ pub struct EventStream {
 
 impl EventStream {
     pub fn open(ca: &Path, port: u16, origin: &str) -> EventStream {
+        EventStream::open_path(ca, port, "/v1/events", Some(origin))
+    }
+
+    pub fn open_path(ca: &Path, port: u16, path: &str, origin: Option<&str>) -> EventStream {
         let mut s = tls_connect(ca, port);
+        let origin = origin
+            .map(|o| format!("Origin: {o}\r\n"))
+            .unwrap_or_default();
         let req = format!(
-            "GET /v1/events HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nOrigin: {origin}\r\nAccept: text/event-stream\r\n\r\n"
+            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{origin}Accept: text/event-stream\r\n\r\n"
         );
         s.write_all(req.as_bytes()).expect("send");
         let mut reader = BufReader::new(s);
@@ -245,6 +252,16 @@ impl Daemon {
 
     /// Like [`Daemon::start_in`], with a data directory the caller keeps.
     pub fn start_at(data: &Path, config: &str, env: &[(&str, &str)]) -> Daemon {
+        Daemon::start_wrapped(data, config, env, &[])
+    }
+
+    /// Like [`Daemon::start_at`], run through `wrapper` (e.g. `prlimit --nofile=64`).
+    pub fn start_wrapped(
+        data: &Path,
+        config: &str,
+        env: &[(&str, &str)],
+        wrapper: &[&str],
+    ) -> Daemon {
         let cfg_path = data.join("config.toml");
         let mut text = config.to_owned();
         if !text.contains("legacy_http_port") {
@@ -254,7 +271,16 @@ impl Daemon {
             text.push_str("\nlegacy_https_port = 0\n");
         }
         std::fs::write(&cfg_path, text).expect("write config");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_nhi-bridge"))
+        let bin = env!("CARGO_BIN_EXE_nhi-bridge");
+        let mut cmd = match wrapper.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(bin);
+                c
+            }
+            None => Command::new(bin),
+        };
+        let mut child = cmd
             .arg("--data-dir")
             .arg(data)
             .args(["run", "--headless", "--port", "0", "--config"])
@@ -333,6 +359,10 @@ impl Daemon {
         self.log.lock().map(|l| l.clone()).unwrap_or_default()
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, |c| c.id())
+    }
+
     /// SIGTERM, then the exit status (within 10 s).
     pub fn stop(mut self) -> std::process::ExitStatus {
         let mut child = self.child.take().expect("running");
@@ -371,30 +401,83 @@ pub fn http_request(
     exchange(s, method, path, headers, body)
 }
 
-/// A legacy `/echo` WebSocket session over verified TLS.
+/// A byte stream a WebSocket can run on (TLS or plain TCP), with a read timeout.
+pub trait Wire: Read + Write {
+    fn set_timeout(&self, t: Duration);
+}
+
+impl Wire for SslStream<TcpStream> {
+    fn set_timeout(&self, t: Duration) {
+        self.get_ref().set_read_timeout(Some(t)).ok();
+    }
+}
+
+impl Wire for TcpStream {
+    fn set_timeout(&self, t: Duration) {
+        self.set_read_timeout(Some(t)).ok();
+    }
+}
+
+/// A legacy `/echo` WebSocket session over verified TLS (or plain TCP on the legacy HTTP port).
 pub struct EchoSocket {
-    ws: tungstenite::WebSocket<SslStream<TcpStream>>,
+    ws: tungstenite::WebSocket<Box<dyn Wire>>,
 }
 
 impl EchoSocket {
     pub fn open(ca: &Path, port: u16, host: &str, origin: &str) -> EchoSocket {
-        let stream = tls_connect(ca, port);
-        let req = tungstenite::http::Request::builder()
-            .uri(format!("wss://{host}/echo"))
+        EchoSocket::try_open(Box::new(tls_connect(ca, port)), "wss", host, Some(origin))
+            .unwrap_or_else(|e| panic!("WebSocket handshake failed: {e}"))
+    }
+
+    /// The handshake on `stream`; `Err` carries the HTTP status when the daemon refused it.
+    pub fn try_open(
+        stream: Box<dyn Wire>,
+        scheme: &str,
+        host: &str,
+        origin: Option<&str>,
+    ) -> Result<EchoSocket, String> {
+        let mut req = tungstenite::http::Request::builder()
+            .uri(format!("{scheme}://{host}/echo"))
             .header("Host", host)
-            .header("Origin", origin)
             .header("Connection", "Upgrade")
             .header("Upgrade", "websocket")
             .header("Sec-WebSocket-Version", "13")
             .header(
                 "Sec-WebSocket-Key",
                 tungstenite::handshake::client::generate_key(),
-            )
-            .body(())
-            .expect("request");
-        let (ws, _) = tungstenite::client::client(req, stream)
-            .unwrap_or_else(|e| panic!("WebSocket handshake failed: {e}"));
-        EchoSocket { ws }
+            );
+        if let Some(o) = origin {
+            req = req.header("Origin", o);
+        }
+        let req = req.body(()).expect("request");
+        match tungstenite::client::client(req, stream) {
+            Ok((ws, _)) => Ok(EchoSocket { ws }),
+            Err(tungstenite::HandshakeError::Failure(tungstenite::Error::Http(r))) => {
+                Err(format!("HTTP {}", r.status().as_u16()))
+            }
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// Whether the daemon ends the session (a Close frame or the connection closing) within
+    /// `within`; `false` when it is still open then.
+    pub fn closed_by_peer(&mut self, within: Duration) -> bool {
+        self.ws.get_ref().set_timeout(within);
+        loop {
+            match self.ws.read() {
+                Ok(tungstenite::Message::Close(_)) => return true,
+                Ok(_) => continue,
+                Err(tungstenite::Error::Io(e))
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return false
+                }
+                Err(_) => return true,
+            }
+        }
     }
 
     /// Sends one command frame and returns the reply frame's text; `None` when the daemon closed.
@@ -405,16 +488,6 @@ impl EchoSocket {
                 tungstenite::Message::Text(t) => return Some(t.to_string()),
                 tungstenite::Message::Close(_) => return None,
                 _ => continue,
-            }
-        }
-    }
-
-    /// Whether the daemon closes the connection (reads until close or error).
-    pub fn closed(&mut self) -> bool {
-        loop {
-            match self.ws.read() {
-                Ok(tungstenite::Message::Close(_)) | Err(_) => return true,
-                Ok(_) => continue,
             }
         }
     }

@@ -150,14 +150,17 @@ fn refused_pages_get_4041_then_close_and_no_card_io() {
     ] {
         let mut ws = echo(&d, origin);
         assert_eq!(ws.send("GetBasic").as_deref(), Some("4041"), "{origin}");
-        assert!(ws.closed(), "{origin}: connection left open");
+        assert!(
+            ws.closed_by_peer(std::time::Duration::from_secs(10)),
+            "{origin}: connection left open"
+        );
     }
     let mut ws = EchoSocket::open(&d.ca, d.port, "evil.example", NHI_ORIGIN);
     assert_eq!(
         ws.send("H_Sign?Random=00111234567890123456").as_deref(),
         Some("4041")
     );
-    assert!(ws.closed());
+    assert!(ws.closed_by_peer(std::time::Duration::from_secs(10)));
     assert!(
         card.apdus().is_empty(),
         "refused pages reached the card: {:?}",
@@ -432,7 +435,7 @@ fn decode_bmp(bmp: &[u8]) -> serde_json::Value {
     serde_json::from_str(&text).expect("JSON in the pixels")
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
         .local_addr()

@@ -12,6 +12,7 @@ mod cli_read;
 mod daemon;
 mod faults;
 mod legacy;
+mod limits;
 mod monitor;
 mod openapi;
 mod privacy;

@@ -69,7 +69,10 @@ fn a_trace_level_daemon_logs_no_frames_and_keeps_its_log_private() {
     );
     let mut ws = EchoSocket::open(&d.ca, d.port, &d.host(), NHI_ORIGIN);
     let basic = ws.send("GetBasic").expect("reply");
-    assert!(basic.contains(sample().id_no.as_str()), "the page gets the data");
+    assert!(
+        basic.contains(sample().id_no.as_str()),
+        "the page gets the data"
+    );
     let enc = ws.send("EnCrypt?Pwd=SeCrEt9876").expect("reply");
     assert!(enc.starts_with("EnCrypt:"), "{enc}");
     assert_eq!(
@@ -84,19 +87,20 @@ fn a_trace_level_daemon_logs_no_frames_and_keeps_its_log_private() {
         "trace logging is on: {stderr}"
     );
     let file = read_logs(&logs);
-    assert!(file.contains("[nhi_bridge::"), "the file log is written: {file}");
+    assert!(
+        file.contains("[nhi_bridge::"),
+        "the file log is written: {file}"
+    );
     for log in [&stderr, &file] {
         assert_no_holder_data(log);
-        assert!(!log.contains("SeCrEt9876"), "the password in the log:\n{log}");
+        assert!(
+            !log.contains("SeCrEt9876"),
+            "the password in the log:\n{log}"
+        );
     }
     use std::os::unix::fs::PermissionsExt;
-    let mode = |p: &std::path::Path| {
-        std::fs::metadata(p)
-            .expect("metadata")
-            .permissions()
-            .mode()
-            & 0o777
-    };
+    let mode =
+        |p: &std::path::Path| std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777;
     assert_eq!(mode(&logs), 0o700, "log directory");
     for e in std::fs::read_dir(&logs).expect("log dir").flatten() {
         assert_eq!(mode(&e.path()), 0o600, "{}", e.path().display());
@@ -160,8 +164,15 @@ fn diagnose_withholds_planted_holder_data() {
     assert_no_holder_data(&all);
     assert!(!all.contains("SeCrEt9876"));
     assert!(log_tail.contains("an ordinary line"), "{log_tail}");
-    assert_eq!(log_tail.matches("[withheld by nhi-bridge").count(), 5, "{log_tail}");
-    assert!(manifest.contains("log-tail.txt: 5 line(s) withheld"), "{manifest}");
+    assert_eq!(
+        log_tail.matches("[withheld by nhi-bridge").count(),
+        5,
+        "{log_tail}"
+    );
+    assert!(
+        manifest.contains("log-tail.txt: 5 line(s) withheld"),
+        "{manifest}"
+    );
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(&out_path)
         .expect("bundle")

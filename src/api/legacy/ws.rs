@@ -1,8 +1,14 @@
 //! `wss://…:7777/echo`: one text frame in, one text frame out, many commands per connection.
 //! A page whose Host or Origin is refused still completes the handshake (so it can show a
-//! message), gets `4041` for its first command and is disconnected — with no card I/O.
+//! message), gets `4041` for its first command (or is closed when none comes within a few
+//! seconds) and is disconnected — with no card I/O. A client without an Origin header is not a
+//! browser: it may ask `GetVersion`, and is refused like a foreign page for anything else.
+//!
+//! A session keeps its connection's slot and a long-lived place (see `capacity`) for its whole
+//! life, and is closed after `idle_timeout_secs` without a frame from the page.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use http::header::HeaderMap;
@@ -13,8 +19,9 @@ use warp::Filter;
 
 use super::command::Command;
 use super::{encrypt, get_basic, h_sign, random, secure_basic, version};
-use crate::api::guard::Guard;
-use crate::api::AppState;
+use crate::api::guard::{Caller, Guard};
+use crate::api::{error_response, AppState};
+use crate::capacity::{Budget, Capacity, Connection, LongLived};
 use crate::error::ErrorCode;
 
 /// Largest frame accepted; commands are a few dozen bytes.
@@ -38,12 +45,52 @@ pub async fn reply(state: &AppState, cmd: &Command) -> String {
     }
 }
 
-async fn session(socket: WebSocket, state: Arc<AppState>, allowed: bool) {
+/// What a session may do, decided by the guard before the upgrade.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    /// An allowed page: every command.
+    Full,
+    /// No Origin header (not a browser): `GetVersion` only; a card command gets `4041` and the
+    /// connection is closed, as for a refused page.
+    VersionOnly,
+    /// Host or Origin refused: the first command gets `4041`, then the connection is closed.
+    Refused,
+}
+
+/// Serves one `/echo` session until the page closes it, goes quiet for the idle timeout, or is
+/// refused. `_place` is the session's long-lived admission and `conn` its connection slot: both
+/// are given back when this returns.
+async fn session(
+    socket: WebSocket,
+    state: Arc<AppState>,
+    access: Access,
+    conn: Option<Connection>,
+    _place: LongLived,
+) {
+    let idle =
+        conn.as_ref()
+            .map_or(DEFAULT_IDLE, |c| c.idle_timeout)
+            .min(if access == Access::Full {
+                Duration::MAX
+            } else {
+                conn.as_ref()
+                    .map_or(DEFAULT_FIRST_MESSAGE, |c| c.first_message_timeout)
+            });
     let (mut tx, mut rx) = socket.split();
-    while let Some(msg) = rx.next().await {
-        let Ok(msg) = msg else { break };
+    let mut shutdown = state.shutdown.clone();
+    loop {
+        let msg = tokio::select! {
+            _ = shutdown.changed() => break,
+            m = tokio::time::timeout(idle, rx.next()) => match m {
+                Err(_) => {
+                    log::debug!("closing an /echo session quiet for {} ms", idle.as_millis());
+                    break;
+                }
+                Ok(None) | Ok(Some(Err(_))) => return,
+                Ok(Some(Ok(msg))) => msg,
+            },
+        };
         if msg.is_close() {
-            let _ = tx.send(Message::close()).await;
             break;
         }
         let text = if let Ok(t) = msg.to_str() {
@@ -53,20 +100,35 @@ async fn session(socket: WebSocket, state: Arc<AppState>, allowed: bool) {
         } else {
             continue; // ping/pong: answered by the WebSocket layer
         };
+        let cmd = Command::parse(&text);
+        let allowed = match access {
+            Access::Full => true,
+            Access::VersionOnly => cmd == Command::GetVersion,
+            Access::Refused => false,
+        };
         if !allowed {
-            let _ = tx
-                .send(Message::text(ErrorCode::OriginRefused.code()))
-                .await;
-            let _ = tx.send(Message::close()).await;
+            let _ = tokio::time::timeout(
+                SEND_TIMEOUT,
+                tx.send(Message::text(ErrorCode::OriginRefused.code())),
+            )
+            .await;
             break;
         }
-        let cmd = Command::parse(&text);
         let out = reply(&state, &cmd).await;
-        if tx.send(Message::text(out)).await.is_err() {
-            break;
+        match tokio::time::timeout(SEND_TIMEOUT, tx.send(Message::text(out))).await {
+            Ok(Ok(())) => {}
+            _ => return,
         }
     }
+    // Say goodbye, but do not wait for a peer that does not read.
+    let _ = tokio::time::timeout(SEND_TIMEOUT, tx.send(Message::close())).await;
 }
+
+/// Without a connection extension (not served by `server`): the configured defaults.
+const DEFAULT_IDLE: Duration = Duration::from_secs(60);
+const DEFAULT_FIRST_MESSAGE: Duration = Duration::from_secs(5);
+/// Longest a reply may wait for a page that does not read.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The `/echo` upgrade. Non-upgrade requests fall through to the other routes.
 pub fn route(
@@ -77,15 +139,38 @@ pub fn route(
         .and(warp::path::end())
         .and(warp::ws())
         .and(warp::header::headers_cloned())
-        .map(move |ws: Ws, headers: HeaderMap| {
-            let verdict = guard.check(&Method::GET, "/echo", &headers);
-            if let Err(code) = verdict {
-                log::info!("legacy WebSocket refused: {}", code.message_en());
-            }
-            let state = state.clone();
-            ws.max_message_size(MAX_FRAME)
-                .max_frame_size(MAX_FRAME)
-                .on_upgrade(move |socket| session(socket, state, verdict.is_ok()))
-                .into_response()
-        })
+        .and(warp::ext::optional::<Connection>())
+        .map(
+            move |ws: Ws, headers: HeaderMap, conn: Option<Connection>| {
+                let access = match guard.check(&Method::GET, "/echo", "", &headers) {
+                    Ok(Caller::NoOrigin) => Access::VersionOnly,
+                    Ok(_) => Access::Full,
+                    Err(code) => {
+                        log::info!("legacy WebSocket refused: {}", code.message_en());
+                        Access::Refused
+                    }
+                };
+                let origin = headers
+                    .get(http::header::ORIGIN)
+                    .and_then(|o| o.to_str().ok())
+                    .unwrap_or("");
+                let place = match conn.as_ref().map(|c| c.capacity.claim(origin)) {
+                    Some(Ok(place)) => place,
+                    Some(Err(full)) => {
+                        log::info!("legacy WebSocket not admitted: {full:?} full");
+                        return error_response(ErrorCode::TooManyConnections);
+                    }
+                    // Served outside `server` (tests of the filter alone): an unbounded place.
+                    None => match Capacity::new(Budget::for_connections(1)).claim(origin) {
+                        Ok(place) => place,
+                        Err(_) => return error_response(ErrorCode::TooManyConnections),
+                    },
+                };
+                let state = state.clone();
+                ws.max_message_size(MAX_FRAME)
+                    .max_frame_size(MAX_FRAME)
+                    .on_upgrade(move |socket| session(socket, state, access, conn, place))
+                    .into_response()
+            },
+        )
 }

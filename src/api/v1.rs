@@ -115,7 +115,7 @@ pub async fn route(state: &Arc<AppState>, req: Request) -> Response {
     let get_only = |m: &Method| *m == Method::GET || *m == Method::HEAD;
     match rest {
         "status" if get_only(&req.method) => json_response(StatusCode::OK, &status_json(state)),
-        "readers" if get_only(&req.method) => readers(state).await,
+        "readers" if get_only(&req.method) => readers(state),
         "card" if get_only(&req.method) => card(state, &req.query).await,
         "events" if get_only(&req.method) => events(state, &req),
         "card/hsign" if req.method == Method::POST => hsign(state, &req).await,
@@ -125,29 +125,22 @@ pub async fn route(state: &Arc<AppState>, req: Request) -> Response {
     }
 }
 
-async fn readers(state: &AppState) -> Response {
+/// From the monitor's picture: never waits behind a card operation.
+fn readers(state: &AppState) -> Response {
     if !state.service.snapshot().pcsc_up {
         return error_response(ErrorCode::PcscUnavailable);
     }
-    match state.service.readers().await {
-        Ok(list) => json_response(
-            StatusCode::OK,
-            &ReadersJson {
-                readers: list
-                    .into_iter()
-                    .map(|r| ReaderJson {
-                        atr: r.card_present.then(|| hex(&r.atr)),
-                        card_present: r.card_present,
-                        name: r.name,
-                    })
-                    .collect(),
-            },
-        ),
-        Err(e) => {
-            log::info!("GET /v1/readers: {e}");
-            error_response(e.code)
-        }
-    }
+    let readers = state
+        .service
+        .readers()
+        .into_iter()
+        .map(|(name, card)| ReaderJson {
+            card_present: card.is_some(),
+            atr: card.map(|c| hex(&c.atr)),
+            name,
+        })
+        .collect();
+    json_response(StatusCode::OK, &ReadersJson { readers })
 }
 
 fn parse_query(query: &str) -> Result<Option<String>, ErrorCode> {

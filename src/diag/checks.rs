@@ -475,31 +475,36 @@ pub fn run(env: &Env) -> Report {
 
     // Cloud SAM.
     if env.online {
-        out.push(match crate::sam::check_service(&env.config.sam()) {
-            Ok(()) => Check::ok(
-                "sam",
-                "健保署雲端安全模組連線正常",
-                "The NHI cloud SAM answers",
-            ),
-            Err(code) => Check::bad(
-                "sam",
-                Status::Fail,
-                pair(
-                    format!("[{code}] {}", code.message_zh()),
-                    format!("[{code}] {}", code.message_en()),
+        out.push(
+            match crate::sam::check_service(
+                &env.config.sam(),
+                std::time::Instant::now() + Duration::from_secs(env.config.hsign_timeout_secs),
+            ) {
+                Ok(()) => Check::ok(
+                    "sam",
+                    "健保署雲端安全模組連線正常",
+                    "The NHI cloud SAM answers",
                 ),
-                pair(
-                    format!(
-                        "確認網路可連到 {}（防火牆或 proxy 是否阻擋 TCP 443）",
-                        env.config.sam_endpoint
+                Err(code) => Check::bad(
+                    "sam",
+                    Status::Fail,
+                    pair(
+                        format!("[{code}] {}", code.message_zh()),
+                        format!("[{code}] {}", code.message_en()),
                     ),
-                    format!(
-                        "Make sure {} is reachable (is a firewall or proxy blocking TCP 443?)",
-                        env.config.sam_endpoint
+                    pair(
+                        format!(
+                            "確認網路可連到 {}（防火牆或 proxy 是否阻擋 TCP 443）",
+                            env.config.sam_endpoint
+                        ),
+                        format!(
+                            "Make sure {} is reachable (is a firewall or proxy blocking TCP 443?)",
+                            env.config.sam_endpoint
+                        ),
                     ),
                 ),
-            ),
-        });
+            },
+        );
     }
 
     Report::new(

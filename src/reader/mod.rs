@@ -77,9 +77,21 @@ fn reader_error(e: pcsc::Error, reader: &str) -> ReaderError {
 }
 
 /// A handle on the PC/SC service. Cheap to share; all methods take `&self`.
+///
+/// It keeps two contexts: one for card connections and one for questions about readers (the list,
+/// an insertion's identity). pcsc-lite serialises the calls of one context, so a reader listing on
+/// the card's context would wait behind an APDU in flight.
 #[derive(Default)]
 pub struct Pcsc {
-    ctx: Mutex<Option<Context>>,
+    cards: Mutex<Option<Context>>,
+    queries: Mutex<Option<Context>>,
+}
+
+/// Which of [`Pcsc`]'s contexts a call uses.
+#[derive(Clone, Copy)]
+enum Use {
+    Cards,
+    Queries,
 }
 
 impl Pcsc {
@@ -87,13 +99,17 @@ impl Pcsc {
         Pcsc::default()
     }
 
-    fn slot(&self) -> MutexGuard<'_, Option<Context>> {
+    fn slot(&self, which: Use) -> MutexGuard<'_, Option<Context>> {
+        let m = match which {
+            Use::Cards => &self.cards,
+            Use::Queries => &self.queries,
+        };
         // A panic elsewhere while holding the lock leaves a context that is still usable.
-        self.ctx.lock().unwrap_or_else(|p| p.into_inner())
+        m.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn context(&self) -> Result<Context, ReaderError> {
-        let mut slot = self.slot();
+    fn context(&self, which: Use) -> Result<Context, ReaderError> {
+        let mut slot = self.slot(which);
         if let Some(ctx) = slot.as_ref() {
             return Ok(ctx.clone());
         }
@@ -111,17 +127,18 @@ impl Pcsc {
     /// the service is down.
     fn with_context<R>(
         &self,
+        which: Use,
         reader: &str,
         f: impl Fn(&Context) -> Result<R, pcsc::Error>,
     ) -> Result<R, ReaderError> {
-        let ctx = self.context()?;
+        let ctx = self.context(which)?;
         match f(&ctx) {
             Err(e)
                 if service_gone(e) || matches!(reader_error(e, reader), ReaderError::Pcsc(_)) =>
             {
                 log::info!("PC/SC call failed ({e}); re-establishing the context");
-                *self.slot() = None;
-                let ctx = self.context()?;
+                *self.slot(which) = None;
+                let ctx = self.context(which)?;
                 f(&ctx).map_err(|e| reader_error(e, reader))
             }
             r => r.map_err(|e| reader_error(e, reader)),
@@ -130,12 +147,28 @@ impl Pcsc {
 
     /// Whether the PC/SC service answers.
     pub fn is_available(&self) -> bool {
-        self.with_context("", |ctx| ctx.is_valid()).is_ok()
+        self.with_context(Use::Queries, "", |ctx| ctx.is_valid())
+            .is_ok()
+    }
+
+    /// What is in `reader` now — the card's ATR and the reader's event counter, or `None` without
+    /// a card — from pcscd's own state: no card I/O, and it does not wait for an APDU in flight.
+    pub fn insertion(&self, reader: &str) -> Result<Option<(Vec<u8>, u32)>, ReaderError> {
+        let name = CString::new(reader).map_err(|_| ReaderError::UnknownReader(reader.into()))?;
+        self.with_context(Use::Queries, reader, |ctx| {
+            let mut states = [ReaderState::new(name.clone(), State::UNAWARE)];
+            match ctx.get_status_change(Duration::ZERO, &mut states) {
+                Ok(()) | Err(pcsc::Error::Timeout) => {}
+                Err(e) => return Err(e),
+            }
+            let info = reader_info(&states[0]);
+            Ok(info.card_present.then_some((info.atr, info.event_count)))
+        })
     }
 
     /// The readers and what is in them.
     pub fn readers(&self) -> Result<Vec<ReaderInfo>, ReaderError> {
-        self.with_context("", |ctx| {
+        self.with_context(Use::Queries, "", |ctx| {
             let names = match ctx.list_readers_owned() {
                 Ok(names) => names,
                 Err(pcsc::Error::NoReadersAvailable) => return Ok(Vec::new()),
@@ -157,14 +190,15 @@ impl Pcsc {
     /// Connects to the card in `reader`, shared with other applications.
     pub fn connect(&self, reader: &str) -> Result<CardConnection, ReaderError> {
         let name = CString::new(reader).map_err(|_| ReaderError::UnknownReader(reader.into()))?;
-        let (ctx, card) = self.with_context(reader, |ctx| {
+        let (ctx, card) = self.with_context(Use::Cards, reader, |ctx| {
             let card = ctx.connect(&name, ShareMode::Shared, Protocols::ANY)?;
             Ok((ctx.clone(), card))
         })?;
         Ok(CardConnection {
-            card,
+            card: Some(card),
             ctx,
             reader: reader.to_owned(),
+            after: Disposition::LeaveCard,
         })
     }
 }
@@ -185,11 +219,27 @@ fn reader_info(s: &ReaderState) -> ReaderInfo {
     }
 }
 
-/// A connection to the card in one reader.
+/// A connection to the card in one reader. Dropping it disconnects and leaves the card as it is
+/// (the `pcsc` crate's own drop would reset it, costing a real card a power cycle and another
+/// application its session); [`CardConnection::reset`] is the deliberate exception.
 pub struct CardConnection {
-    card: pcsc::Card,
+    /// `None` only while dropping.
+    card: Option<pcsc::Card>,
     ctx: Context,
     reader: String,
+    after: Disposition,
+}
+
+impl Drop for CardConnection {
+    fn drop(&mut self) {
+        if let Some(card) = self.card.take() {
+            if let Err((card, e)) = card.disconnect(self.after) {
+                log::debug!("disconnect from {:?}: {e}", self.reader);
+                // Its own drop would disconnect again with a reset: the handle is gone anyway.
+                std::mem::forget(card);
+            }
+        }
+    }
 }
 
 impl CardConnection {
@@ -198,7 +248,8 @@ impl CardConnection {
     }
 
     fn protocol(&self) -> Protocol {
-        match self.card.status2_owned().ok().and_then(|s| s.protocol2()) {
+        let status = self.card.as_ref().and_then(|c| c.status2_owned().ok());
+        match status.and_then(|s| s.protocol2()) {
             Some(pcsc::Protocol::T0) => Protocol::T0,
             _ => Protocol::T1,
         }
@@ -228,7 +279,10 @@ impl CardConnection {
     ) -> Result<R, ReaderError> {
         let protocol = self.protocol();
         let reader = self.reader.clone();
-        let tx = match self.card.transaction2() {
+        let Some(card) = self.card.as_mut() else {
+            return Err(ReaderError::CardRemoved);
+        };
+        let tx = match card.transaction2() {
             Ok(tx) => tx,
             Err((card, pcsc::Error::ResetCard)) => {
                 // Another application reset the card since we connected: reconnect once.
@@ -253,10 +307,8 @@ impl CardConnection {
 
     /// Disconnects, resetting the card so it is left in a known state (after H_Sign, or after a
     /// timed-out operation).
-    pub fn reset(self) {
-        if let Err((_, e)) = self.card.disconnect(Disposition::ResetCard) {
-            log::debug!("disconnect with reset on {:?}: {e}", self.reader);
-        }
+    pub fn reset(mut self) {
+        self.after = Disposition::ResetCard;
     }
 }
 

@@ -3,14 +3,16 @@
 //! a session key CN ‖ SN[0..8], the `77` service check, and the `01`→`02`→(card)→`03`→`04`
 //! exchange that yields the 256-character H_Sign signature.
 //!
-//! Every failure is the exact legacy code of §6; every connect, send and receive has a timeout.
+//! Every failure is the exact legacy code of §6. Every connect, send and whole reply has a
+//! deadline — the step's own timeout or the operation's deadline, whichever comes first — so a
+//! server that trickles bytes cannot keep a thread and a socket alive past the operation.
 //! It knows nothing of cards: the card's MUTUAL AUTHENTICATE is a callback given by `service`.
 
 pub mod wire;
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use openssl::pkey::Private;
 use openssl::rsa::{Padding, Rsa};
@@ -67,16 +69,24 @@ pub fn random_digits<const N: usize>() -> Result<[u8; N], ErrorCode> {
     Ok(out)
 }
 
-fn connect(cfg: &SamConfig) -> Result<TcpStream, ErrorCode> {
+/// The time left before `deadline`; `None` when it has passed.
+fn left(deadline: Instant) -> Option<Duration> {
+    deadline
+        .checked_duration_since(Instant::now())
+        .filter(|d| !d.is_zero())
+}
+
+fn connect(cfg: &SamConfig, deadline: Instant) -> Result<TcpStream, ErrorCode> {
     let addrs = cfg.endpoint.to_socket_addrs().map_err(|e| {
         log::warn!("cloud SAM {}: cannot resolve: {e}", cfg.endpoint);
         ErrorCode::SamUnreachable
     })?;
     for addr in addrs {
-        match TcpStream::connect_timeout(&addr, cfg.connect_timeout) {
+        let Some(time) = left(deadline) else { break };
+        match TcpStream::connect_timeout(&addr, cfg.connect_timeout.min(time)) {
             Ok(s) => {
                 let _ = s.set_nodelay(true);
-                let _ = s.set_write_timeout(Some(cfg.reply_timeout));
+                let _ = s.set_write_timeout(Some(cfg.reply_timeout.min(time)));
                 return Ok(s);
             }
             Err(e) => log::info!("cloud SAM {addr}: {e}"),
@@ -85,13 +95,40 @@ fn connect(cfg: &SamConfig) -> Result<TcpStream, ErrorCode> {
     Err(ErrorCode::SamUnreachable)
 }
 
-fn receive(stream: &mut TcpStream, timeout: Duration) -> std::io::Result<Vec<u8>> {
-    stream.set_read_timeout(Some(timeout))?;
-    wire::receive(stream)
+/// Reads from the stream, each read bounded by what is left until one deadline: a whole reply
+/// must arrive in time, not merely each of its bytes.
+struct Until<'a> {
+    stream: &'a mut TcpStream,
+    deadline: Instant,
+}
+
+impl Read for Until<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let time = left(self.deadline).ok_or(std::io::ErrorKind::TimedOut)?;
+        self.stream.set_read_timeout(Some(time))?;
+        self.stream.read(buf)
+    }
+}
+
+/// One whole reply within `timeout`, and before the operation's `deadline`.
+fn receive(
+    stream: &mut TcpStream,
+    timeout: Duration,
+    deadline: Instant,
+) -> std::io::Result<Vec<u8>> {
+    let until = deadline.min(Instant::now() + timeout);
+    wire::receive(&mut Until {
+        stream,
+        deadline: until,
+    })
 }
 
 /// The hello handshake; returns the session key.
-fn handshake(stream: &mut TcpStream, cfg: &SamConfig) -> Result<[u8; 24], ErrorCode> {
+fn handshake(
+    stream: &mut TcpStream,
+    cfg: &SamConfig,
+    deadline: Instant,
+) -> Result<[u8; 24], ErrorCode> {
     let key: Rsa<Private> = Rsa::generate(1024).map_err(|_| ErrorCode::SamKeyGen)?;
     let pem = key
         .public_key_to_pem()
@@ -103,7 +140,7 @@ fn handshake(stream: &mut TcpStream, cfg: &SamConfig) -> Result<[u8; 24], ErrorC
     let sealed = wire::seal(&hello_key, &hello).ok_or(ErrorCode::SamHelloSend)?;
     wire::send(stream, &sealed).map_err(|_| ErrorCode::SamHelloSend)?;
 
-    let reply = receive(stream, cfg.hello_timeout).map_err(|e| {
+    let reply = receive(stream, cfg.hello_timeout, deadline).map_err(|e| {
         log::info!("cloud SAM hello: {e}");
         ErrorCode::SamHello
     })?;
@@ -135,29 +172,32 @@ fn handshake(stream: &mut TcpStream, cfg: &SamConfig) -> Result<[u8; 24], ErrorC
     Ok(session)
 }
 
-/// The service check done before every H_Sign (§4.5): `77` in plain text, `04…` back.
-pub fn check_service(cfg: &SamConfig) -> Result<(), ErrorCode> {
-    let mut stream = connect(cfg)?;
-    handshake(&mut stream, cfg)?;
+/// The service check done before every H_Sign (§4.5): `77` in plain text, `04…` back, all before
+/// `deadline`.
+pub fn check_service(cfg: &SamConfig, deadline: Instant) -> Result<(), ErrorCode> {
+    let mut stream = connect(cfg, deadline)?;
+    handshake(&mut stream, cfg, deadline)?;
     wire::send(&mut stream, b"77").map_err(|_| ErrorCode::SamSendFailed)?;
-    let reply = receive(&mut stream, cfg.reply_timeout).map_err(|_| ErrorCode::SamReplyOpcode)?;
+    let reply =
+        receive(&mut stream, cfg.reply_timeout, deadline).map_err(|_| ErrorCode::SamReplyOpcode)?;
     if !reply.starts_with(b"04") {
         return Err(ErrorCode::SamReplyOpcode);
     }
     Ok(())
 }
 
-/// The authentication exchange (§4.4). `mutual_auth` runs the card's MUTUAL AUTHENTICATE on the
-/// server's 32 bytes. Returns the 256-character signature.
+/// The authentication exchange (§4.4), all before `deadline`. `mutual_auth` runs the card's
+/// MUTUAL AUTHENTICATE on the server's 32 bytes. Returns the 256-character signature.
 pub fn authenticate(
     cfg: &SamConfig,
+    deadline: Instant,
     card_id: &[u8; 12],
     challenge: &[u8; 8],
     argument: &[u8; 20],
     mutual_auth: impl FnOnce(&[u8; 32]) -> Result<[u8; 16], ErrorCode>,
 ) -> Result<String, ErrorCode> {
-    let mut stream = connect(cfg)?;
-    let key = handshake(&mut stream, cfg)?;
+    let mut stream = connect(cfg, deadline)?;
+    let key = handshake(&mut stream, cfg, deadline)?;
     let send = |stream: &mut TcpStream, plain: &[u8], err: ErrorCode| {
         let sealed = wire::seal(&key, plain).ok_or(err)?;
         wire::send(stream, &sealed).map_err(|_| err)
@@ -171,7 +211,8 @@ pub fn authenticate(
     ]
     .concat();
     send(&mut stream, &msg01, ErrorCode::SamSendFailed)?;
-    let reply = receive(&mut stream, cfg.reply_timeout).map_err(|_| ErrorCode::SamReplyLength)?;
+    let reply =
+        receive(&mut stream, cfg.reply_timeout, deadline).map_err(|_| ErrorCode::SamReplyLength)?;
     let plain = wire::open(&key, &reply).ok_or(ErrorCode::SamReplyLength)?;
     if plain.len() != 44 {
         return Err(ErrorCode::SamReplyLength);
@@ -191,7 +232,8 @@ pub fn authenticate(
     ]
     .concat();
     send(&mut stream, &msg03, ErrorCode::SamAuthSendFailed)?;
-    let reply = receive(&mut stream, cfg.reply_timeout).map_err(|_| ErrorCode::SamNotOk)?;
+    let reply =
+        receive(&mut stream, cfg.reply_timeout, deadline).map_err(|_| ErrorCode::SamNotOk)?;
     let plain = wire::open(&key, &reply).ok_or(ErrorCode::SamNotOk)?;
     if plain.get(8..10) != Some(b"OK".as_slice()) {
         return Err(ErrorCode::SamNotOk);
@@ -229,6 +271,43 @@ mod tests {
             connect_timeout: Duration::from_secs(2),
             ..SamConfig::default()
         };
-        assert_eq!(check_service(&cfg), Err(ErrorCode::SamUnreachable));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        assert_eq!(
+            check_service(&cfg, deadline),
+            Err(ErrorCode::SamUnreachable)
+        );
+    }
+
+    #[test]
+    fn a_trickling_server_is_cut_off_at_the_deadline() {
+        use std::io::Write;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            // One byte every 50 ms, never the end of a record: each read succeeds in time.
+            loop {
+                if s.write_all(b"x").is_err() {
+                    return;
+                }
+                if stop_rx.recv_timeout(Duration::from_millis(50)).is_ok() {
+                    return;
+                }
+            }
+        });
+        let cfg = SamConfig {
+            endpoint: format!("127.0.0.1:{port}"),
+            hello_timeout: Duration::from_secs(60),
+            reply_timeout: Duration::from_secs(60),
+            ..SamConfig::default()
+        };
+        let start = Instant::now();
+        let r = check_service(&cfg, start + Duration::from_millis(600));
+        let took = start.elapsed();
+        assert_eq!(r, Err(ErrorCode::SamHello));
+        assert!(took < Duration::from_secs(10), "gave up after {took:?}");
+        let _ = stop_tx.send(());
+        server.join().unwrap();
     }
 }

@@ -1,29 +1,34 @@
 //! `CardService`: the daemon's single owner of card access.
 //!
-//! - One card operation at a time (an async lock around every operation that sends APDUs); waiters
-//!   are bounded by the card timeout.
+//! - One card operation at a time: an async lock whose owned guard moves into the blocking work,
+//!   so it is held until the card has really finished, even when the caller stopped waiting. A
+//!   request has one deadline for its wait and its work together.
 //! - The profile of an inserted card is read once: it is cached under the reader's insertion
-//!   identity (event counter + ATR) and dropped the moment the monitor reports the card removed.
+//!   identity (event counter + ATR), dropped the moment the monitor reports the card removed, and
+//!   served only after pcscd confirms the same insertion is still there (a status call, no APDU),
+//!   so a card swapped faster than the monitor reports never answers for its successor.
 //!   Concurrent requests for it share one card read (the lock plus a second look at the cache).
+//! - H_Sign asks the cloud SAM for its service check before taking the card: a slow SAM never
+//!   holds the card lock.
 //! - A picture of PC/SC (up/down, readers, inserted cards) kept current by the reader monitor's
 //!   events, which are also re-broadcast to subscribers (the SSE stream).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, RwLock, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::broadcast;
 
 use crate::error::ErrorCode;
 use crate::reader::monitor::{EventSink, Monitor, ReaderEvent};
-use crate::reader::{Pcsc, ReaderInfo};
+use crate::reader::Pcsc;
 
 use super::hsign::{self, HSignArgument};
-use super::{read_card, run_blocking_with_timeout, CardReadout, Insertion, ServiceError};
+use super::{read_card, run_blocking_until, CardReadout, Insertion, ServiceError};
 use crate::sam::SamConfig;
 
-/// Longest a reader listing may take (it does not touch cards).
-const LIST_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longest pcscd may take to say what is in a reader (it does not touch cards).
+const STATUS_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What is known of PC/SC right now.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -56,9 +61,9 @@ pub struct CardService {
     timeout: Duration,
     hsign_timeout: Duration,
     sam: SamConfig,
-    io: tokio::sync::Mutex<()>,
+    io: Arc<tokio::sync::Mutex<()>>,
     snapshot: RwLock<Snapshot>,
-    cache: Mutex<HashMap<String, Cached>>,
+    cache: Arc<Mutex<HashMap<String, Cached>>>,
     events: broadcast::Sender<ReaderEvent>,
 }
 
@@ -107,9 +112,9 @@ impl CardService {
             timeout: settings.card_timeout,
             hsign_timeout: settings.hsign_timeout,
             sam: settings.sam,
-            io: tokio::sync::Mutex::new(()),
+            io: Arc::new(tokio::sync::Mutex::new(())),
             snapshot: RwLock::new(initial),
-            cache: Mutex::new(HashMap::new()),
+            cache: Arc::new(Mutex::new(HashMap::new())),
             events,
         });
         let monitor = Monitor::spawn(Sink(Arc::downgrade(&service)))?;
@@ -181,13 +186,14 @@ impl CardService {
             .min()
     }
 
-    /// The readers as PC/SC lists them now.
-    pub async fn readers(&self) -> Result<Vec<ReaderInfo>, ServiceError> {
-        let pcsc = self.pcsc.clone();
-        run_blocking_with_timeout(LIST_TIMEOUT, move |_| Ok(pcsc.readers()?)).await
+    /// The readers and their cards as the monitor last reported them: no PC/SC call, so it never
+    /// waits behind a card operation.
+    pub fn readers(&self) -> Vec<(String, Option<Insertion>)> {
+        self.snapshot().readers.into_iter().collect()
     }
 
-    fn cached(&self, reader: Option<&str>) -> Option<Arc<CardReadout>> {
+    /// A cached readout for `reader` (or any reader) that the monitor still shows inserted.
+    fn cached(&self, reader: Option<&str>) -> Option<(String, Insertion, Arc<CardReadout>)> {
         let snap = self.snapshot();
         let cache = lock(&self.cache);
         let mut hits: Vec<(&String, &Cached)> = cache
@@ -196,55 +202,105 @@ impl CardService {
             .filter(|(name, c)| snap.readers.get(*name) == Some(&Some(c.insertion.clone())))
             .collect();
         hits.sort_by(|a, b| a.0.cmp(b.0));
-        hits.first().map(|(_, c)| c.readout.clone())
+        hits.first()
+            .map(|(name, c)| ((*name).clone(), c.insertion.clone(), c.readout.clone()))
+    }
+
+    /// [`CardService::cached`], confirmed with pcscd: the reader's event counter and ATR now are
+    /// the cached ones. A mismatch drops the entry.
+    async fn confirmed(&self, reader: Option<&str>, deadline: Instant) -> Option<Arc<CardReadout>> {
+        let (name, insertion, readout) = self.cached(reader)?;
+        let pcsc = self.pcsc.clone();
+        let asked = name.clone();
+        let until = deadline.min(Instant::now() + STATUS_TIMEOUT);
+        let now = run_blocking_until(until, move |_| Ok(pcsc.insertion(&asked)?)).await;
+        match now {
+            Ok(Some((atr, event_count)))
+                if atr == insertion.atr && event_count == insertion.event_count =>
+            {
+                Some(readout)
+            }
+            Ok(_) => {
+                log::debug!("the card in {name:?} changed since it was read; reading it again");
+                let mut cache = lock(&self.cache);
+                if cache.get(&name).is_some_and(|c| c.insertion == insertion) {
+                    cache.remove(&name);
+                }
+                None
+            }
+            Err(e) => {
+                log::debug!("cannot confirm the card in {name:?}: {e}");
+                None
+            }
+        }
+    }
+
+    fn waited_too_long() -> ServiceError {
+        ServiceError::new(ErrorCode::CardTimeout, "waited too long for the card")
     }
 
     /// The profile of the NHI card in `reader` (or the configured/first NHI card). Repeated calls
-    /// for the same inserted card send no APDUs.
+    /// for the same inserted card send no APDUs. The wait for the card and the read share one
+    /// deadline.
     pub async fn profile(&self, reader: Option<String>) -> Result<Arc<CardReadout>, ServiceError> {
+        let deadline = Instant::now() + self.timeout;
         let want = reader.or_else(|| self.preferred.clone());
-        if let Some(hit) = self.cached(want.as_deref()) {
+        if let Some(hit) = self.confirmed(want.as_deref(), deadline).await {
             return Ok(hit);
         }
-        let _turn = tokio::time::timeout(self.timeout, self.io.lock())
+        let turn = tokio::time::timeout_at(deadline.into(), self.io.clone().lock_owned())
             .await
-            .map_err(|_| {
-                ServiceError::new(ErrorCode::CardTimeout, "waited too long for the card")
-            })?;
+            .map_err(|_| Self::waited_too_long())?;
         // Whoever held the lock may have just read this very card.
-        if let Some(hit) = self.cached(want.as_deref()) {
+        if let Some(hit) = self.confirmed(want.as_deref(), deadline).await {
             return Ok(hit);
         }
         let pcsc = self.pcsc.clone();
-        let found = run_blocking_with_timeout(self.timeout, move |abandoned| {
-            read_card(&pcsc, want.as_deref(), abandoned)
+        let cache = self.cache.clone();
+        run_blocking_until(deadline, move |abandoned| {
+            // Held until the card has finished and its readout is cached, even if the caller
+            // stopped waiting: the next in line finds the cache filled.
+            let _turn = turn;
+            let found = read_card(&pcsc, want.as_deref(), abandoned)?;
+            let readout = Arc::new(found.value);
+            if let Some(insertion) = found.insertion {
+                lock(&cache).insert(
+                    found.reader,
+                    Cached {
+                        insertion,
+                        readout: readout.clone(),
+                    },
+                );
+            }
+            Ok(readout)
         })
-        .await?;
-        let readout = Arc::new(found.value);
-        if let Some(insertion) = found.insertion {
-            lock(&self.cache).insert(
-                found.reader,
-                Cached {
-                    insertion,
-                    readout: readout.clone(),
-                },
-            );
-        }
-        Ok(readout)
+        .await
     }
 
-    /// H_Sign with the card to itself: no other card operation runs meanwhile.
+    /// H_Sign: the SAM's service check first, without the card; then the card to itself (no
+    /// other card operation runs meanwhile). One deadline, `hsign_timeout`, for all of it; the
+    /// wait for the card is bounded by the card timeout too.
     pub async fn hsign(&self, argument: HSignArgument) -> Result<String, ServiceError> {
-        let _turn = tokio::time::timeout(self.timeout, self.io.lock())
+        let deadline = Instant::now() + self.hsign_timeout;
+        let sam = self.sam.clone();
+        run_blocking_until(deadline, move |_| hsign::check_sam(&sam, deadline)).await?;
+        let wait = deadline.min(Instant::now() + self.timeout);
+        let turn = tokio::time::timeout_at(wait.into(), self.io.clone().lock_owned())
             .await
-            .map_err(|_| {
-                ServiceError::new(ErrorCode::CardTimeout, "waited too long for the card")
-            })?;
+            .map_err(|_| Self::waited_too_long())?;
         let pcsc = self.pcsc.clone();
         let preferred = self.preferred.clone();
         let sam = self.sam.clone();
-        run_blocking_with_timeout(self.hsign_timeout, move |abandoned| {
-            hsign::hsign(&pcsc, preferred.as_deref(), abandoned, &sam, &argument)
+        run_blocking_until(deadline, move |abandoned| {
+            let _turn = turn;
+            hsign::hsign(
+                &pcsc,
+                preferred.as_deref(),
+                abandoned,
+                &sam,
+                deadline,
+                &argument,
+            )
         })
         .await
     }

@@ -1,8 +1,11 @@
 //! H_Sign: the card and the cloud SAM together (protocol/legacy-nhi.md §1.5, §4). The SAM's
-//! service check first; then, inside one card transaction, the card ID and a challenge, the SAM
-//! exchange with the card's MUTUAL AUTHENTICATE in the middle, and a card reset at the end.
+//! service check comes first and is the caller's (`CardService` runs it before taking the card);
+//! then, inside one card transaction, the card ID and a challenge, the SAM exchange with the
+//! card's MUTUAL AUTHENTICATE in the middle, and a card reset at the end. Everything ends by one
+//! deadline.
 
 use std::sync::atomic::AtomicBool;
+use std::time::Instant;
 
 use crate::apdu::TransportError;
 use crate::card::CardError;
@@ -39,16 +42,21 @@ fn card_step(e: &CardError, code: ErrorCode) -> ErrorCode {
     }
 }
 
-/// Runs H_Sign; returns the 256-character signature.
+/// The SAM's service check (§4.5), before any card is touched.
+pub fn check_sam(sam_cfg: &SamConfig, deadline: Instant) -> Result<(), ServiceError> {
+    sam::check_service(sam_cfg, deadline)
+        .map_err(|code| ServiceError::new(code, "cloud SAM service check (77) failed"))
+}
+
+/// Runs the card part of H_Sign with the SAM exchange; returns the 256-character signature.
 pub fn hsign(
     pcsc: &Pcsc,
     preferred: Option<&str>,
     abandoned: &AtomicBool,
     sam_cfg: &SamConfig,
+    deadline: Instant,
     argument: &HSignArgument,
 ) -> Result<String, ServiceError> {
-    sam::check_service(sam_cfg)
-        .map_err(|code| ServiceError::new(code, "cloud SAM service check (77) failed"))?;
     let found = with_nhi_card(pcsc, preferred, abandoned, After::Reset, |card| {
         let outcome = (|| {
             let id = card
@@ -59,6 +67,7 @@ pub fn hsign(
                 .map_err(|e| card_step(&e, ErrorCode::ChallengeFailed))?;
             sam::authenticate(
                 sam_cfg,
+                deadline,
                 id.as_bytes(),
                 &challenge,
                 argument.as_bytes(),

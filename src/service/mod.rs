@@ -268,15 +268,16 @@ pub fn run_with_timeout<R: Send + 'static>(
     }
 }
 
-/// The async form of [`run_with_timeout`], on tokio's blocking pool.
-pub async fn run_blocking_with_timeout<R: Send + 'static>(
-    timeout: Duration,
+/// The async form of [`run_with_timeout`], on tokio's blocking pool, waiting until `deadline`.
+pub async fn run_blocking_until<R: Send + 'static>(
+    deadline: std::time::Instant,
     f: impl FnOnce(&AtomicBool) -> Result<R, ServiceError> + Send + 'static,
 ) -> Result<R, ServiceError> {
     let abandoned = Arc::new(AtomicBool::new(false));
     let flag = abandoned.clone();
+    let timeout = deadline.saturating_duration_since(std::time::Instant::now());
     let task = tokio::task::spawn_blocking(move || f(&flag));
-    match tokio::time::timeout(timeout, task).await {
+    match tokio::time::timeout_at(deadline.into(), task).await {
         Ok(Ok(result)) => result,
         Ok(Err(join)) => Err(ServiceError::new(
             ErrorCode::Internal,

@@ -8,6 +8,7 @@ mod https;
 mod support;
 
 mod browser;
+mod card_access;
 mod cli_read;
 mod daemon;
 mod faults;

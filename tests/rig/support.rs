@@ -98,6 +98,8 @@ pub fn wait_card(reader: &str, present: bool, timeout: Duration) -> bool {
 /// A running card simulator on one vpcd slot. Dropping it pulls the card.
 pub struct Sim {
     child: Option<Child>,
+    /// Nothing to wait for on drop (the card was pulled with [`Sim::pull_now`]).
+    settled: bool,
     slot: Slot,
     pub log: PathBuf,
     _dir: tempfile::TempDir,
@@ -139,6 +141,7 @@ impl Sim {
         let child = cmd.spawn().expect("start nhi-card-sim");
         Sim {
             child: Some(child),
+            settled: false,
             slot,
             log,
             _dir: dir,
@@ -175,6 +178,16 @@ impl Sim {
         self.stop();
     }
 
+    /// Pulls the card at once (SIGKILL) without waiting for pcscd to notice: for a swap, where
+    /// another card takes the slot straight away.
+    pub fn pull_now(mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        self.settled = true;
+    }
+
     fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             unsafe {
@@ -197,6 +210,9 @@ impl Sim {
 
 impl Drop for Sim {
     fn drop(&mut self) {
+        if self.settled {
+            return;
+        }
         if std::thread::panicking() {
             if let Some(mut c) = self.child.take() {
                 let _ = c.kill();

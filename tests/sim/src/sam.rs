@@ -32,6 +32,9 @@ pub enum SamFault {
     CloseMid,
     /// `04` with `NG`.
     NotOk,
+    /// After the hello, one byte every 200 ms, never a whole record, until the client hangs up
+    /// (then logs `hung-up`).
+    Trickle,
 }
 
 impl SamFault {
@@ -45,6 +48,7 @@ impl SamFault {
             "bad-opcode" => SamFault::BadOpcode,
             "close-mid" => SamFault::CloseMid,
             "not-ok" => SamFault::NotOk,
+            "trickle" => SamFault::Trickle,
             _ => return None,
         })
     }
@@ -201,6 +205,16 @@ impl SamSim {
             SamFault::Garbage => {
                 note("garbage");
                 return s.send(&random::<64>());
+            }
+            SamFault::Trickle => {
+                note("trickle");
+                loop {
+                    std::thread::sleep(Duration::from_millis(200));
+                    if s.s.write_all(b"x").is_err() {
+                        note("hung-up");
+                        return Ok(());
+                    }
+                }
             }
             _ => {}
         }

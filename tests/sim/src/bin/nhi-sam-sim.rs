@@ -26,7 +26,7 @@ struct Args {
     /// Card profile whose auth_secret the SAM shares (default: the built-in sample).
     #[arg(long, value_name = "FILE")]
     profile: Option<PathBuf>,
-    /// none, stall, garbage, check-fail, bad-length, bad-opcode, close-mid, not-ok.
+    /// none, stall, garbage, check-fail, bad-length, bad-opcode, close-mid, not-ok, trickle.
     #[arg(long, default_value = "none")]
     fault: String,
     /// Append one line per event: connect, 77, 01, 03 card-ok / card-bad, 90, faults.

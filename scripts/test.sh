@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # The project's test command. README shows it and .ci/run calls it: installs the rig (apt
-# packages, pcscd), then formatting, lints, and every test, including the integration tests that
-# read simulated cards through the real pcscd.
+# packages, npm driver), then formatting, lints, fuzzing (a short pass per target), schemathesis
+# against the running daemon, and every test — the integration tests read simulated cards through
+# a real pcscd of their own, in private namespaces (scripts/private-rig.sh), so the machine's
+# pcscd is never stopped or touched.
+#
+#   NHI_FUZZ_SECS=0 bash scripts/test.sh    skips the fuzz pass (quick local runs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,8 +13,25 @@ command -v cargo >/dev/null || {
   echo "test.sh: cargo not found; install Rust >= 1.85 (rustup) first" >&2
   exit 1
 }
-bash scripts/setup-rig.sh
+bash scripts/setup-rig.sh --packages-only
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
-cargo test --workspace
+# Built here, with the network: the private namespaces have none.
+cargo build --workspace --all-targets
+
+bash scripts/schemathesis.sh
+fuzz_secs=${NHI_FUZZ_SECS:-30}
+if [ "$fuzz_secs" != 0 ]; then
+  bash scripts/fuzz.sh "$fuzz_secs"
+fi
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+bash scripts/private-rig.sh cargo test --workspace 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "total: %d passed, %d failed\n", p, f }' "$log"
+exit "$status"

@@ -1,9 +1,12 @@
 //! The `nhi-bridge` command line. Errors are shown as one line in zh-TW and English and turned
-//! into the exit status of their [`ErrorCode`]; `anyhow` stops here.
+//! into one exit-status scheme for every subcommand (docs/error-codes.md); `anyhow` stops here.
+//! Output goes through [`say!`], so a reader that stops reading (`| head -1`) ends the output,
+//! not the program.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,7 +14,7 @@ use clap::{Parser, Subcommand};
 use serde::Serialize;
 
 use nhi_bridge::apdu::hex;
-use nhi_bridge::api::v1::CardJson;
+use nhi_bridge::api::v1::{CardJson, ReaderJson, ReadersJson};
 use nhi_bridge::card::Sex;
 use nhi_bridge::config;
 use nhi_bridge::error::ErrorCode;
@@ -21,10 +24,37 @@ use nhi_bridge::tls;
 
 mod daemon;
 
-/// Exit status for a configuration file that cannot be used (sysexits EX_CONFIG).
-const EXIT_CONFIG: u8 = 78;
-/// Exit status when the port is taken or the listener cannot start (sysexits EX_UNAVAILABLE).
+/// sysexits: the listener cannot start (port taken, TLS material unusable).
 const EXIT_UNAVAILABLE: u8 = 69;
+/// sysexits: the diagnostics bundle cannot be written.
+const EXIT_CANTCREAT: u8 = 73;
+/// sysexits: a certificate file cannot be read or written.
+const EXIT_IOERR: u8 = 74;
+/// sysexits: a step needs administrator rights.
+const EXIT_NOPERM: u8 = 77;
+/// sysexits: the configuration file cannot be used.
+const EXIT_CONFIG: u8 = 78;
+
+/// Set once standard output is closed (the reader went away); later output is dropped.
+static STDOUT_GONE: AtomicBool = AtomicBool::new(false);
+/// `-q`: nothing on standard output.
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+/// Writes one line of `format!` text to standard output, unless quiet or closed.
+fn say_line(text: std::fmt::Arguments<'_>) {
+    if QUIET.load(Ordering::Relaxed) || STDOUT_GONE.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut out = std::io::stdout().lock();
+    if writeln!(out, "{text}").and_then(|()| out.flush()).is_err() {
+        // Broken pipe or a full disk: nobody is reading; finish the work quietly.
+        STDOUT_GONE.store(true, Ordering::Relaxed);
+    }
+}
+
+macro_rules! say {
+    ($($arg:tt)*) => { say_line(format_args!($($arg)*)) };
+}
 
 #[derive(Parser)]
 #[command(
@@ -37,9 +67,14 @@ struct Cli {
     #[arg(long, global = true, value_name = "DIR")]
     data_dir: Option<PathBuf>,
 
-    /// More log output on stderr (-v info, -vv debug, -vvv trace). RUST_LOG overrides.
+    /// More log output on stderr (-v info, -vv debug, -vvv trace). RUST_LOG overrides. Other
+    /// libraries stay at warnings whatever is asked: they would print card data.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
+
+    /// Print nothing on standard output; the exit status tells (errors still go to stderr).
+    #[arg(short, long, global = true)]
+    quiet: bool,
 
     #[command(subcommand)]
     command: Option<Command>,
@@ -54,8 +89,9 @@ enum Command {
         #[command(subcommand)]
         action: CertAction,
     },
-    /// 元件檢測 — self-check; exit 0 all ok, 1 warnings, 2 a failure.
+    /// 元件檢測 — self-check; exit 0 all ok, 50 warnings, 51 a failure.
     Check {
+        /// Print the report as JSON (the format is in docs/self-check.md).
         #[arg(long)]
         json: bool,
         /// Also contact the NHI cloud SAM.
@@ -69,6 +105,7 @@ enum Command {
         /// Where to write it (default: Downloads, else home).
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+        /// Also contact the NHI cloud SAM.
         #[arg(long)]
         online: bool,
         #[command(flatten)]
@@ -76,6 +113,7 @@ enum Command {
     },
     /// 列出讀卡機 — list card readers and whether a card is inserted.
     Readers {
+        /// Print JSON, the same shape as `GET /v1/readers`.
         #[arg(long)]
         json: bool,
     },
@@ -84,17 +122,18 @@ enum Command {
         /// Use this reader (exact name, see `readers`) instead of the first with an NHI card.
         #[arg(long, value_name = "NAME")]
         reader: Option<String>,
+        /// Print JSON, the same fields as `GET /v1/card`.
         #[arg(long)]
         json: bool,
         /// Give up on the card after this many seconds.
-        #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
-        timeout: f64,
+        #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = seconds)]
+        timeout: Duration,
     },
 }
 
 #[derive(clap::Args, Default)]
 pub struct RunArgs {
-    /// No tray icon (servers, CI, terminals).
+    /// No tray icon (servers, CI, terminals); the daemon itself is the same.
     #[arg(long)]
     pub headless: bool,
     /// Port on 127.0.0.1/::1 (default from the config file, else 7777).
@@ -125,6 +164,7 @@ enum CertAction {
     Uninstall,
     /// Show the certificate: subject, names, fingerprints, validity, and that no CA key exists.
     Status {
+        /// Print JSON.
         #[arg(long)]
         json: bool,
     },
@@ -139,9 +179,19 @@ fn private_files() {
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
 }
 
+/// A positive, finite number of seconds (a usage error otherwise).
+fn seconds(text: &str) -> Result<Duration, String> {
+    text.parse::<f64>()
+        .ok()
+        .filter(|s| *s > 0.0)
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        .ok_or_else(|| format!("{text:?} is not a positive number of seconds"))
+}
+
 fn main() -> ExitCode {
     private_files();
     let cli = Cli::parse();
+    QUIET.store(cli.quiet, Ordering::Relaxed);
     let Some(data_dir) = config::data_dir(cli.data_dir.clone()) else {
         eprintln!("錯誤 Error: 找不到使用者資料目錄，請以 --data-dir 指定 — no user data directory; pass --data-dir");
         return ExitCode::from(EXIT_CONFIG);
@@ -162,6 +212,10 @@ fn main() -> ExitCode {
         Err(Failure::Other(e)) => {
             eprintln!("錯誤 Error: {e:#}");
             ExitCode::from(ErrorCode::Internal.exit_status())
+        }
+        Err(Failure::Status { message, status }) => {
+            eprintln!("錯誤 Error: {message}");
+            ExitCode::from(status)
         }
         Err(Failure::Exit(code)) => ExitCode::from(code),
     }
@@ -189,6 +243,11 @@ enum Failure {
         json: bool,
     },
     Other(anyhow::Error),
+    /// A failure with its own exit status (configuration, files, rights).
+    Status {
+        message: String,
+        status: u8,
+    },
     /// Not an error: the command's verdict as exit status (the self-check).
     Exit(u8),
 }
@@ -214,7 +273,7 @@ fn report(code: ErrorCode, json: bool) {
             message_en: code.message_en(),
         };
         if let Ok(text) = serde_json::to_string(&body) {
-            println!("{text}");
+            say!("{text}");
         }
     }
     eprintln!(
@@ -227,7 +286,7 @@ fn report(code: ErrorCode, json: bool) {
 fn run(command: Command, data_dir: &std::path::Path) -> Result<(), Failure> {
     match command {
         Command::Run(_) => Ok(()),
-        Command::Cert { action } => cert(action, data_dir).map_err(Failure::Other),
+        Command::Cert { action } => cert(action, data_dir),
         Command::Check {
             json,
             online,
@@ -235,7 +294,7 @@ fn run(command: Command, data_dir: &std::path::Path) -> Result<(), Failure> {
         } => {
             let report = nhi_bridge::diag::checks::run(&check_env(data_dir, &target, online)?);
             if json {
-                println!(
+                say!(
                     "{}",
                     serde_json::to_string_pretty(&report).map_err(anyhow::Error::from)?
                 );
@@ -243,7 +302,7 @@ fn run(command: Command, data_dir: &std::path::Path) -> Result<(), Failure> {
                 use std::io::IsTerminal;
                 let colour =
                     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-                print!("{}", report.render(colour));
+                say!("{}", report.render(colour).trim_end_matches('\n'));
             }
             Err(Failure::Exit(report.exit_status()))
         }
@@ -255,12 +314,16 @@ fn run(command: Command, data_dir: &std::path::Path) -> Result<(), Failure> {
             let env = check_env(data_dir, &target, online)?;
             let report = nhi_bridge::diag::checks::run(&env);
             let path = out.unwrap_or_else(nhi_bridge::diag::bundle::default_path);
-            let files = nhi_bridge::diag::bundle::write(&path, &env, &report)
-                .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
-            println!("已寫入診斷資料 Diagnostics written: {}", path.display());
-            println!("內容 Contents: {}", files.join(", "));
-            println!("記錄檔 Log file: {}", report.log_file);
-            println!("請將此檔案寄給客服人員；其中不含個人資料。— Send this file to support; it holds no personal data.");
+            let files = nhi_bridge::diag::bundle::write(&path, &env, &report).map_err(|e| {
+                Failure::Status {
+                    message: format!("無法寫入 cannot write {}: {e}", path.display()),
+                    status: EXIT_CANTCREAT,
+                }
+            })?;
+            say!("已寫入診斷資料 Diagnostics written: {}", path.display());
+            say!("內容 Contents: {}", files.join(", "));
+            say!("記錄檔 Log file: {}", report.log_file);
+            say!("請將此檔案寄給客服人員；其中不含個人資料。— Send this file to support; it holds no personal data.");
             Ok(())
         }
         Command::Readers { json } => {
@@ -280,8 +343,6 @@ fn run(command: Command, data_dir: &std::path::Path) -> Result<(), Failure> {
             json,
             timeout,
         } => {
-            let timeout = Duration::try_from_secs_f64(timeout)
-                .map_err(|_| anyhow::anyhow!("--timeout must be a positive number of seconds"))?;
             let readout = service::read_card_within(Arc::new(Pcsc::new()), reader, timeout)
                 .map_err(|err| Failure::Service { err, json })?;
             print_readout(&readout, json)?;
@@ -290,38 +351,27 @@ fn run(command: Command, data_dir: &std::path::Path) -> Result<(), Failure> {
     }
 }
 
-#[derive(Serialize)]
-struct ReaderJson<'a> {
-    name: &'a str,
-    card_present: bool,
-    atr: Option<String>,
-}
-
 fn print_readers(readers: &[ReaderInfo], json: bool) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
     if json {
-        let list: Vec<ReaderJson> = readers
-            .iter()
-            .map(|r| ReaderJson {
-                name: &r.name,
-                card_present: r.card_present,
-                atr: r.card_present.then(|| hex(&r.atr)),
-            })
-            .collect();
-        writeln!(out, "{}", serde_json::to_string_pretty(&list)?)?;
+        let body = ReadersJson {
+            readers: readers
+                .iter()
+                .map(|r| ReaderJson {
+                    name: r.name.clone(),
+                    card_present: r.card_present,
+                    atr: r.card_present.then(|| hex(&r.atr)),
+                })
+                .collect(),
+        };
+        say!("{}", serde_json::to_string_pretty(&body)?);
         return Ok(());
     }
-    writeln!(out, "讀卡機 Readers ({}):", readers.len())?;
+    say!("讀卡機 Readers ({}):", readers.len());
     for r in readers {
         if r.card_present {
-            writeln!(
-                out,
-                "  {}  — 已插卡 card inserted (ATR {})",
-                r.name,
-                hex(&r.atr)
-            )?;
+            say!("  {}  — 已插卡 card inserted (ATR {})", r.name, hex(&r.atr));
         } else {
-            writeln!(out, "  {}  — 無卡片 no card", r.name)?;
+            say!("  {}  — 無卡片 no card", r.name);
         }
     }
     Ok(())
@@ -329,9 +379,8 @@ fn print_readers(readers: &[ReaderInfo], json: bool) -> anyhow::Result<()> {
 
 fn print_readout(r: &CardReadout, json: bool) -> anyhow::Result<()> {
     let p = &r.profile;
-    let mut out = std::io::stdout().lock();
     if json {
-        writeln!(out, "{}", serde_json::to_string_pretty(&CardJson::new(r))?)?;
+        say!("{}", serde_json::to_string_pretty(&CardJson::new(r))?);
         return Ok(());
     }
     let roc = |d: &nhi_bridge::card::RocDate| {
@@ -347,16 +396,16 @@ fn print_readout(r: &CardReadout, json: bool) -> anyhow::Result<()> {
         Sex::Male => "男 M",
         Sex::Female => "女 F",
     };
-    writeln!(out, "讀卡機   Reader      : {}", r.reader)?;
-    writeln!(out, "卡號     Card number : {}", p.card_no.as_str())?;
-    writeln!(out, "姓名     Name        : {}", p.name.text())?;
-    writeln!(out, "身分證號 ID number   : {}", p.id_no.as_str())?;
-    writeln!(out, "出生日期 Birth date  : {}", roc(&p.birth_date))?;
-    writeln!(out, "性別     Sex         : {sex}")?;
-    writeln!(out, "發卡日期 Issue date  : {}", roc(&p.issue_date))?;
+    say!("讀卡機   Reader      : {}", r.reader);
+    say!("卡號     Card number : {}", p.card_no.as_str());
+    say!("姓名     Name        : {}", p.name.text());
+    say!("身分證號 ID number   : {}", p.id_no.as_str());
+    say!("出生日期 Birth date  : {}", roc(&p.birth_date));
+    say!("性別     Sex         : {sex}");
+    say!("發卡日期 Issue date  : {}", roc(&p.issue_date));
     match &r.card_data {
-        Some(d) => writeln!(out, "卡片註記 Card data   : {}", d.as_str())?,
-        None => writeln!(out, "卡片註記 Card data   : （卡片未提供 not provided）")?,
+        Some(d) => say!("卡片註記 Card data   : {}", d.as_str()),
+        None => say!("卡片註記 Card data   : （卡片未提供 not provided）"),
     }
     Ok(())
 }
@@ -368,7 +417,10 @@ fn check_env(
 ) -> Result<nhi_bridge::diag::checks::Env, Failure> {
     let path = target.config.clone().or_else(config::default_config_file);
     let mut cfg = match &path {
-        Some(p) => config::Config::load(p).map_err(|e| Failure::Other(e.into()))?,
+        Some(p) => config::Config::load(p).map_err(|e| Failure::Status {
+            message: format!("設定檔有誤 configuration error: {e}"),
+            status: EXIT_CONFIG,
+        })?,
         None => config::Config::default(),
     };
     if let Some(p) = target.port {
@@ -383,111 +435,92 @@ fn check_env(
     })
 }
 
-fn step(zh: &str, en: &str, r: Result<(), tls::trust::TrustError>, failed: &mut bool) {
-    match r {
-        Ok(()) => println!("[ OK ] {zh} — {en}"),
-        Err(e) => {
-            *failed = true;
-            println!("[FAIL] {zh} — {en}: {e}");
+/// Prints each step; a failed one makes the command fail with 77 (needs administrator) or 74.
+fn report_steps(steps: &[tls::trust::Step]) -> Result<(), Failure> {
+    for st in steps {
+        match &st.result {
+            Ok(()) => say!("[ OK ] {} — {}", st.zh, st.en),
+            Err(e) => say!("[FAIL] {} — {}: {e}", st.zh, st.en),
         }
+    }
+    let failed: Vec<&tls::trust::Step> = steps.iter().filter(|s| s.result.is_err()).collect();
+    if failed.is_empty() {
+        return Ok(());
+    }
+    let admin = failed.iter().any(|s| s.needs_admin());
+    Err(Failure::Status {
+        message: if admin {
+            "部分步驟需要系統管理員權限（請以 sudo 執行）— some steps need administrator rights (run with sudo)".into()
+        } else {
+            "部分步驟失敗 — some steps failed".into()
+        },
+        status: if admin { EXIT_NOPERM } else { EXIT_IOERR },
+    })
+}
+
+fn cert_io(e: impl std::fmt::Display) -> Failure {
+    Failure::Status {
+        message: e.to_string(),
+        status: EXIT_IOERR,
     }
 }
 
-fn cert(action: CertAction, data_dir: &std::path::Path) -> anyhow::Result<()> {
+fn cert(action: CertAction, data_dir: &std::path::Path) -> Result<(), Failure> {
     let paths = tls::Paths::new(data_dir);
+    let home = directories::BaseDirs::new().map(|d| d.home_dir().to_path_buf());
     match action {
         CertAction::Install => {
-            let (_, issued) = tls::ensure(&paths)?;
+            let (_, issued) = tls::ensure(&paths).map_err(cert_io)?;
             if let Some(reason) = issued {
-                println!("已產生新的憑證 New certificate issued ({reason})");
+                say!("已產生新的憑證 New certificate issued ({reason})");
             }
-            let mut failed = false;
-            step(
-                "系統憑證庫",
-                "system store",
-                tls::trust::system_install(&paths.ca),
-                &mut failed,
+            let steps = tls::trust::install_everywhere(
+                &paths.ca,
+                home.as_deref(),
+                &tls::trust::hosts_file(),
             );
-            if let Some(home) = directories::BaseDirs::new().map(|d| d.home_dir().to_path_buf()) {
-                for db in tls::trust::nss_dbs(&home) {
-                    let r = tls::trust::nss_install(&db.dir, &paths.ca);
-                    step(&db.label, &db.label, r, &mut failed);
-                }
-            }
-            let hosts = tls::trust::hosts_file();
-            step(
-                "hosts 檔（iccert.nhi.gov.tw → 127.0.0.1）",
-                &format!("hosts entry in {}", hosts.display()),
-                tls::trust::hosts_add(&hosts),
-                &mut failed,
-            );
-            if failed {
-                anyhow::bail!("部分步驟失敗（需要系統管理員權限？）— some steps failed (administrator rights needed?)");
-            }
-            println!("請重新開啟瀏覽器 — restart the browser");
+            report_steps(&steps)?;
+            say!("請重新開啟瀏覽器 — restart the browser");
             Ok(())
         }
-        CertAction::Uninstall => {
-            let mut failed = false;
-            step(
-                "系統憑證庫",
-                "system store",
-                tls::trust::system_remove(),
-                &mut failed,
-            );
-            if let Some(home) = directories::BaseDirs::new().map(|d| d.home_dir().to_path_buf()) {
-                for db in tls::trust::nss_dbs(&home) {
-                    step(
-                        &db.label,
-                        &db.label,
-                        tls::trust::nss_remove(&db.dir),
-                        &mut failed,
-                    );
-                }
-            }
-            let hosts = tls::trust::hosts_file();
-            step(
-                "hosts 檔",
-                &format!("hosts entry in {}", hosts.display()),
-                tls::trust::hosts_remove(&hosts),
-                &mut failed,
-            );
-            if failed {
-                anyhow::bail!("部分步驟失敗 — some steps failed");
-            }
-            Ok(())
-        }
+        CertAction::Uninstall => report_steps(&tls::trust::remove_everywhere(
+            home.as_deref(),
+            &tls::trust::hosts_file(),
+        )),
         CertAction::Renew => {
-            tls::issue_and_store(&paths, tls::ca::LEAF_DAYS)?;
-            println!(
+            tls::issue_and_store(&paths, tls::ca::LEAF_DAYS).map_err(cert_io)?;
+            say!(
                 "已產生新的憑證 New certificate issued in {}",
                 paths.dir.display()
             );
-            println!(
+            say!(
                 "請重新啟動元件並重新信任新的 CA — restart the daemon and trust the new CA ({})",
                 paths.ca.display()
             );
             Ok(())
         }
         CertAction::Status { json } => {
-            let st = tls::status(&paths)?;
+            let st = tls::status(&paths).map_err(cert_io)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&st)?);
+                say!(
+                    "{}",
+                    serde_json::to_string_pretty(&st).map_err(anyhow::Error::from)?
+                );
                 return Ok(());
             }
-            println!("目錄 Directory   : {}", st.dir);
-            println!("主體 Subject     : {}", st.subject);
-            println!("簽發者 Issuer    : {}", st.issuer);
-            println!("名稱 Names       : {}", st.sans.join(", "));
-            println!("生效 Not before  : {}", st.not_before);
-            println!(
+            say!("目錄 Directory   : {}", st.dir);
+            say!("主體 Subject     : {}", st.subject);
+            say!("簽發者 Issuer    : {}", st.issuer);
+            say!("名稱 Names       : {}", st.sans.join(", "));
+            say!("生效 Not before  : {}", st.not_before);
+            say!(
                 "到期 Not after   : {}（剩 {} 天 days left）",
                 st.not_after,
                 st.days_left.map_or("?".into(), |d| d.to_string())
             );
-            println!("憑證指紋 Leaf SHA-256 : {}", st.leaf_sha256);
-            println!("CA 指紋  CA SHA-256   : {}", st.ca_sha256);
-            println!(
+            say!("憑證指紋 Leaf SHA-256 : {}", st.leaf_sha256);
+            say!("CA 指紋  CA SHA-256   : {}", st.ca_sha256);
+            say!(
                 "CA 私鑰 CA private key: {}",
                 if st.ca_key_present {
                     "存在（不應存在！）PRESENT — must not be"

@@ -71,48 +71,9 @@ impl ErrorBody {
     }
 }
 
-/// The HTTP status for an error code.
+/// The HTTP status for an error code (from the table in `error`).
 pub fn http_status(code: ErrorCode) -> StatusCode {
-    match code {
-        ErrorCode::BadRequest => StatusCode::BAD_REQUEST,
-        ErrorCode::NotFound | ErrorCode::ReaderNotFound => StatusCode::NOT_FOUND,
-        ErrorCode::OriginRefused => StatusCode::FORBIDDEN,
-        ErrorCode::HostRefused => StatusCode::MISDIRECTED_REQUEST,
-        ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-        ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-        ErrorCode::TooManyConnections => StatusCode::SERVICE_UNAVAILABLE,
-        ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        ErrorCode::CardTimeout => StatusCode::GATEWAY_TIMEOUT,
-        ErrorCode::CardInvalidResponse
-        | ErrorCode::ProfileReadFailed
-        | ErrorCode::CardDataReadFailed => StatusCode::BAD_GATEWAY,
-        ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-        ErrorCode::PasswordLength | ErrorCode::UnknownCommand => StatusCode::BAD_REQUEST,
-        ErrorCode::SamUnreachable
-        | ErrorCode::CardIdFailed
-        | ErrorCode::ChallengeFailed
-        | ErrorCode::SamSendFailed
-        | ErrorCode::SamReplyLength
-        | ErrorCode::SamReplyOpcode
-        | ErrorCode::MutualAuthFailed
-        | ErrorCode::SamAuthSendFailed
-        | ErrorCode::SamNotOk
-        | ErrorCode::SamKeyGen
-        | ErrorCode::SamKeyExport
-        | ErrorCode::SamNonceDecrypt
-        | ErrorCode::SamNonceEncrypt
-        | ErrorCode::SamNonceSend
-        | ErrorCode::SamHello
-        | ErrorCode::SamHelloSend => StatusCode::BAD_GATEWAY,
-        ErrorCode::PcscUnavailable
-        | ErrorCode::NoReader
-        | ErrorCode::NoCard
-        | ErrorCode::NotNhiCard
-        | ErrorCode::CardUnavailable
-        | ErrorCode::CardRemoved
-        | ErrorCode::CardBusy
-        | ErrorCode::CardUnresponsive => StatusCode::SERVICE_UNAVAILABLE,
-    }
+    StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 pub fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response {

@@ -68,6 +68,7 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Config {
+        let sam = crate::sam::SamConfig::default();
         Config {
             port: DEFAULT_PORT,
             allowed_origins: origin::DEFAULT_ORIGINS
@@ -82,10 +83,10 @@ impl Default for Config {
             idle_timeout_secs: 60,
             legacy_http_port: 59001,
             legacy_https_port: 59002,
-            sam_endpoint: crate::sam::DEFAULT_ENDPOINT.into(),
-            sam_connect_timeout_secs: 10,
-            sam_hello_timeout_secs: 20,
-            sam_reply_timeout_secs: 60,
+            sam_endpoint: sam.endpoint,
+            sam_connect_timeout_secs: sam.connect_timeout.as_secs(),
+            sam_hello_timeout_secs: sam.hello_timeout.as_secs(),
+            sam_reply_timeout_secs: sam.reply_timeout.as_secs(),
             hsign_timeout_secs: 120,
             legacy_date_utc_offset_minutes: 480,
         }

@@ -83,6 +83,11 @@ pub struct Report {
     pub log_file: String,
 }
 
+/// `check`'s status when some check warns and none fails.
+pub const EXIT_WARNINGS: u8 = 50;
+/// `check`'s status when a check fails.
+pub const EXIT_FAILED: u8 = 51;
+
 impl Report {
     pub fn new(checks: Vec<Check>, log_file: String) -> Report {
         let verdict = checks.iter().map(|c| c.status).max().unwrap_or(Status::Ok);
@@ -94,12 +99,13 @@ impl Report {
         }
     }
 
-    /// 0 = all ok, 1 = warnings, 2 = a failure.
+    /// 0 = all ok, 50 = warnings, 51 = a failure (docs/error-codes.md: clear of the usage status
+    /// 2 and of the error codes' own statuses).
     pub fn exit_status(&self) -> u8 {
         match self.verdict {
             Status::Ok => 0,
-            Status::Warn => 1,
-            Status::Fail => 2,
+            Status::Warn => EXIT_WARNINGS,
+            Status::Fail => EXIT_FAILED,
         }
     }
 

@@ -53,7 +53,8 @@ pub struct ReaderInfo {
     pub event_count: u32,
 }
 
-fn service_gone(e: pcsc::Error) -> bool {
+/// Errors that mean the PC/SC service (or this context) is gone, not this one call.
+pub(crate) fn service_gone(e: pcsc::Error) -> bool {
     matches!(
         e,
         pcsc::Error::NoService | pcsc::Error::ServiceStopped | pcsc::Error::InvalidHandle

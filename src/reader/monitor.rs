@@ -207,13 +207,6 @@ fn service_down(known: &mut HashMap<String, Known>, sink: &dyn EventSink) {
     }
 }
 
-fn gone(e: pcsc::Error) -> bool {
-    matches!(
-        e,
-        pcsc::Error::NoService | pcsc::Error::ServiceStopped | pcsc::Error::InvalidHandle
-    )
-}
-
 /// Watches until stopped (returns false) or the context fails (returns true).
 fn watch(
     ctx: &Context,
@@ -292,7 +285,7 @@ fn watch(
                 continue;
             }
             Err(e) => {
-                if !gone(e) {
+                if !super::service_gone(e) {
                     log::debug!("SCardGetStatusChange failed: {e}");
                     // Do not spin on a persistent error with a service that is still up.
                     shared.pause(RETRY);

@@ -367,6 +367,67 @@ pub fn system_remove() -> Result<(), TrustError> {
     }
 }
 
+/// One step of installing or removing the trust, for the person watching.
+#[derive(Debug)]
+pub struct Step {
+    pub zh: String,
+    pub en: String,
+    pub result: Result<(), TrustError>,
+}
+
+impl Step {
+    fn new(zh: impl Into<String>, en: impl Into<String>, result: Result<(), TrustError>) -> Step {
+        Step {
+            zh: zh.into(),
+            en: en.into(),
+            result,
+        }
+    }
+
+    /// Whether the step failed for want of rights (run it as administrator).
+    pub fn needs_admin(&self) -> bool {
+        matches!(&self.result, Err(TrustError::Io { source, .. })
+            if source.kind() == std::io::ErrorKind::PermissionDenied)
+    }
+}
+
+/// `cert install`: the CA `ca_pem` into the system store and every NSS database under `home`,
+/// and the hosts entry. Every step runs; each says how it went.
+pub fn install_everywhere(ca_pem: &Path, home: Option<&Path>, hosts: &Path) -> Vec<Step> {
+    let mut steps = vec![Step::new(
+        "系統憑證庫",
+        "system store",
+        system_install(ca_pem),
+    )];
+    for db in home.map(nss_dbs).unwrap_or_default() {
+        steps.push(Step::new(
+            &db.label,
+            &db.label,
+            nss_install(&db.dir, ca_pem),
+        ));
+    }
+    steps.push(Step::new(
+        "hosts 檔（iccert.nhi.gov.tw → 127.0.0.1）",
+        format!("hosts entry in {}", hosts.display()),
+        hosts_add(hosts),
+    ));
+    steps
+}
+
+/// `cert uninstall`: the undoing of [`install_everywhere`].
+pub fn remove_everywhere(home: Option<&Path>, hosts: &Path) -> Vec<Step> {
+    let mut steps = vec![Step::new("系統憑證庫", "system store", system_remove())];
+    for db in home.map(nss_dbs).unwrap_or_default() {
+        steps.push(Step::new(&db.label, &db.label, nss_remove(&db.dir)));
+    }
+    steps.push(Step::new(
+        "hosts 檔",
+        format!("hosts entry in {}", hosts.display()),
+        hosts_remove(hosts),
+    ));
+    steps
+}
+
 /// What the hosts file says of `iccert.nhi.gov.tw`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HostsEntry {

@@ -80,7 +80,8 @@ fn readers_lists_both_slots_with_card_state() {
     let out = bridge(&["readers", "--json"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let v = json(&out);
-    let list = v.as_array().expect("array");
+    // The same shape as GET /v1/readers.
+    let list = v["readers"].as_array().expect("readers array");
     let find = |name: &str| {
         list.iter()
             .find(|r| r["name"] == name)

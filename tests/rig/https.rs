@@ -101,7 +101,8 @@ fn exchange<S: Read + Write>(
         body.len()
     ));
     s.write_all(req.as_bytes()).expect("send");
-    s.write_all(body).expect("send body");
+    // The daemon may answer (413) and close before the whole body is sent: read its answer anyway.
+    let _ = s.write_all(body);
     let mut r = BufReader::new(s);
     let (status, headers) = read_head(&mut r);
     let mut body = Vec::new();

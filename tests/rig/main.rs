@@ -9,6 +9,7 @@ mod support;
 
 mod browser;
 mod card_access;
+mod cli;
 mod cli_read;
 mod daemon;
 mod faults;

@@ -133,7 +133,7 @@ fn all_green_after_cert_install_with_the_simulated_card() {
     let out = w.run(&["cert", "uninstall"]);
     assert!(out.status.success(), "{}", text(&out.stdout));
     let (code, report) = w.check(d.port);
-    assert_eq!(code, 2);
+    assert_eq!(code, 51, "a failure");
     assert_eq!(row(&report, "trust.nss")["status"], "fail");
     assert_eq!(row(&report, "trust.firefox")["status"], "fail");
     assert_eq!(row(&report, "hosts")["status"], "fail");
@@ -150,7 +150,7 @@ fn failures_name_their_fix_and_set_exit_status_2() {
         .expect("addr")
         .port();
     let (code, report) = w.check(port);
-    assert_eq!(code, 2);
+    assert_eq!(code, 51, "a failure");
     assert_eq!(report["verdict"], "fail");
     for id in ["daemon", "tls.leaf", "trust.system", "hosts", "card"] {
         let r = row(&report, id);
@@ -219,7 +219,7 @@ fn card_checks_follow_the_card() {
     // pcscd stopped: the PC/SC row says so with the exact fix; the card rows point to it.
     let stopped = PcscdStopped::new();
     let (code, report) = w.check(port);
-    assert_eq!(code, 2);
+    assert_eq!(code, 51, "a failure");
     let pcsc = row(&report, "pcsc");
     assert_eq!(pcsc["status"], "fail");
     assert!(
@@ -238,7 +238,7 @@ fn card_checks_follow_the_card() {
         "--config",
         cfg.to_str().expect("cfg"),
     ]);
-    assert_eq!(human.status.code(), Some(2));
+    assert_eq!(human.status.code(), Some(51));
     assert!(text(&human.stdout).contains("systemctl enable --now pcscd.socket"));
     stopped.restart();
 }

@@ -1,0 +1,147 @@
+//! The command line's conventions, subcommand by subcommand: one exit-status scheme
+//! (docs/error-codes.md), usage errors are 2, a bad configuration is 78 everywhere, `-q` prints
+//! nothing, and a closed standard output is not a crash.
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::support::*;
+
+/// Runs `nhi-bridge ARGS` with its standard output closed after the first line (`| head -1`).
+fn first_line_only(args: &[&str]) -> (Option<i32>, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nhi-bridge"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start nhi-bridge");
+    let mut out = child.stdout.take().expect("stdout");
+    let mut first = Vec::new();
+    let mut b = [0u8; 1];
+    while out.read(&mut b).unwrap_or(0) == 1 && b[0] != b'\n' {
+        first.push(b[0]);
+    }
+    drop(out);
+    let mut err = child.stderr.take().expect("stderr");
+    let status = wait_child(&mut child, Duration::from_secs(30)).expect("exits");
+    let mut stderr = String::new();
+    let _ = err.read_to_string(&mut stderr);
+    (
+        status.code(),
+        String::from_utf8_lossy(&first).into_owned(),
+        stderr,
+    )
+}
+
+#[test]
+fn a_closed_stdout_is_not_a_crash() {
+    let _rig = rig();
+    let data = tempfile::tempdir().expect("tempdir");
+    let dir = data.path().to_str().expect("path");
+    assert!(bridge(&["--data-dir", dir, "cert", "renew"])
+        .status
+        .success());
+    let (code, first, stderr) = first_line_only(&["--data-dir", dir, "cert", "status"]);
+    assert!(first.contains("Directory"), "{first}");
+    assert_eq!(code, Some(0), "stderr: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let _sim = Sim::start(SLOT0, &[]);
+    let (code, _, stderr) = first_line_only(&["read"]);
+    assert_eq!(code, Some(0), "stderr: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn usage_errors_are_2_and_a_bad_configuration_is_78_everywhere() {
+    let _rig = rig();
+    for bad in ["0", "-1", "abc", "inf", "NaN"] {
+        let out = bridge(&["read", "--timeout", bad]);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "--timeout {bad}: {}",
+            text(&out.stderr)
+        );
+    }
+    assert_eq!(bridge(&["no-such-command"]).status.code(), Some(2));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("bad.toml");
+    std::fs::write(&cfg, "port = \"seven\"\n").expect("write");
+    let cfg = cfg.to_str().expect("path");
+    let data = dir.path().to_str().expect("path");
+    for args in [
+        vec!["--data-dir", data, "check", "--config", cfg],
+        vec!["--data-dir", data, "diagnose", "--config", cfg],
+        vec!["--data-dir", data, "run", "--headless", "--config", cfg],
+    ] {
+        let out = bridge(&args);
+        assert_eq!(
+            out.status.code(),
+            Some(78),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stderr).contains("port"),
+            "names the key: {}",
+            text(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn quiet_prints_nothing_and_keeps_the_status() {
+    let _rig = rig();
+    let out = bridge(&["-q", "read"]);
+    assert_eq!(out.status.code(), Some(5), "no card");
+    assert!(out.stdout.is_empty(), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains("7004"),
+        "the error still says why"
+    );
+    let _sim = Sim::start(SLOT0, &[]);
+    let out = bridge(&["read", "--quiet"]);
+    assert!(out.status.success());
+    assert!(out.stdout.is_empty());
+    let out = bridge(&["readers", "-q"]);
+    assert!(out.status.success());
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn diagnose_that_cannot_write_is_73_and_cert_install_without_rights_is_77() {
+    let _rig = rig();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().to_str().expect("path");
+    // A directory where the bundle file should go.
+    let out = bridge(&["--data-dir", data, "diagnose", "--port", "1", "--out", data]);
+    assert_eq!(out.status.code(), Some(73), "{}", text(&out.stderr));
+
+    // As a user without rights (its own data directory and home, as a real user has), the
+    // system store and /etc/hosts are out of reach: 77, and the message says to use sudo.
+    let user = tempfile::tempdir().expect("tempdir");
+    let home = user.path().to_str().expect("path");
+    let chown = Command::new("chown")
+        .args(["-R", "65534:65534", home])
+        .status()
+        .expect("chown");
+    assert!(chown.success());
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(env!("CARGO_BIN_EXE_nhi-bridge"))
+        .args(["--data-dir", home, "cert", "install"])
+        .env("HOME", home)
+        .env_remove("NHI_BRIDGE_HOSTS_FILE")
+        .output()
+        .expect("setpriv");
+    assert_eq!(
+        out.status.code(),
+        Some(77),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(text(&out.stderr).contains("sudo"), "{}", text(&out.stderr));
+}

@@ -7,6 +7,9 @@
 //! `--delay-ms` (the simulator itself adds none), so each figure says at which card latency it was
 //! taken.
 
+// Test and bench code: a failed unwrap is a failed test, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::ffi::CString;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;

@@ -16,15 +16,22 @@ use zeroize::Zeroize;
 /// Instructions used by the NHI application (ISO 7816-4 numbering).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Ins {
+    /// SELECT (`A4`).
     Select,
+    /// GET DATA (`CA`), how the NHI card gives its records.
     GetData,
+    /// GET CHALLENGE (`84`).
     GetChallenge,
+    /// MUTUAL AUTHENTICATE (`82`).
     MutualAuthenticate,
+    /// GET RESPONSE (`C0`), for T=0 chaining.
     GetResponse,
+    /// Any other instruction byte.
     Other(u8),
 }
 
 impl Ins {
+    /// The instruction byte.
     pub const fn code(self) -> u8 {
         match self {
             Ins::Select => 0xA4,
@@ -36,6 +43,7 @@ impl Ins {
         }
     }
 
+    /// The instruction for a byte.
     pub const fn from_code(b: u8) -> Ins {
         match b {
             0xA4 => Ins::Select,
@@ -53,40 +61,59 @@ impl Ins {
 pub struct StatusWord(u16);
 
 impl StatusWord {
+    /// `9000`: done.
     pub const SUCCESS: StatusWord = StatusWord(0x9000);
+    /// `6700`: wrong length.
     pub const WRONG_LENGTH: StatusWord = StatusWord(0x6700);
+    /// `6982`: security status not satisfied.
     pub const SECURITY_STATUS_NOT_SATISFIED: StatusWord = StatusWord(0x6982);
+    /// `6985`: conditions of use not satisfied.
     pub const CONDITIONS_NOT_SATISFIED: StatusWord = StatusWord(0x6985);
+    /// `6A80`: incorrect data.
     pub const WRONG_DATA: StatusWord = StatusWord(0x6A80);
+    /// `6A81`: function not supported.
     pub const FUNCTION_NOT_SUPPORTED: StatusWord = StatusWord(0x6A81);
+    /// `6A82`: file or application not found.
     pub const FILE_NOT_FOUND: StatusWord = StatusWord(0x6A82);
+    /// `6A86`: incorrect P1/P2.
     pub const INCORRECT_P1P2: StatusWord = StatusWord(0x6A86);
+    /// `6A88`: referenced data not found.
     pub const REFERENCED_DATA_NOT_FOUND: StatusWord = StatusWord(0x6A88);
+    /// `6B00`: wrong P1/P2.
     pub const WRONG_P1P2: StatusWord = StatusWord(0x6B00);
+    /// `6D00`: instruction not supported.
     pub const INS_NOT_SUPPORTED: StatusWord = StatusWord(0x6D00);
+    /// `6E00`: class not supported.
     pub const CLA_NOT_SUPPORTED: StatusWord = StatusWord(0x6E00);
+    /// `6F00`: no precise diagnosis.
     pub const UNKNOWN_ERROR: StatusWord = StatusWord(0x6F00);
 
+    /// The status word `SW1 SW2`.
     pub const fn new(sw1: u8, sw2: u8) -> StatusWord {
         StatusWord(((sw1 as u16) << 8) | sw2 as u16)
     }
 
+    /// The status word from its 16-bit value.
     pub const fn from_u16(v: u16) -> StatusWord {
         StatusWord(v)
     }
 
+    /// The 16-bit value `SW1 << 8 | SW2`.
     pub const fn as_u16(self) -> u16 {
         self.0
     }
 
+    /// The first byte.
     pub const fn sw1(self) -> u8 {
         (self.0 >> 8) as u8
     }
 
+    /// The second byte.
     pub const fn sw2(self) -> u8 {
         self.0 as u8
     }
 
+    /// Whether this is `9000`.
     pub const fn is_success(self) -> bool {
         self.0 == 0x9000
     }
@@ -140,10 +167,13 @@ impl fmt::Display for StatusWord {
 /// The protocol the card was connected with; only T=0 changes how commands go on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocol {
+    /// Character-oriented T=0: data longer than one round comes through `61xx` / GET RESPONSE.
     T0,
+    /// Block-oriented T=1.
     T1,
 }
 
+/// The ISO 7816-4 case of a command: whether it sends data and whether it expects data back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Case {
     /// Header only.
@@ -156,16 +186,22 @@ pub enum Case {
     Four,
 }
 
+/// A command or response that does not fit the APDU rules.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum ApduError {
+    /// More than 255 bytes of data in a short APDU.
     #[error("command data of {0} bytes does not fit a short APDU (at most 255)")]
     DataTooLong(usize),
+    /// An Le outside 1–256.
     #[error("Le of {0} is outside 1..=256")]
     InvalidLe(usize),
+    /// A response of fewer than the two status bytes.
     #[error("response of {0} bytes is shorter than a status word")]
     ResponseTooShort(usize),
+    /// Bytes that are no well-formed command APDU.
     #[error("command of {0} bytes is not a well-formed short APDU")]
     MalformedCommand(usize),
+    /// The card kept asking for more rounds than allowed.
     #[error("the card kept answering 61xx/6Cxx past {0} exchanges")]
     ChainTooLong(usize),
 }
@@ -183,6 +219,7 @@ pub struct Command {
 }
 
 impl Command {
+    /// A command without data or Le (case 1).
     pub fn new(cla: u8, ins: Ins, p1: u8, p2: u8) -> Command {
         Command {
             cla,
@@ -194,6 +231,7 @@ impl Command {
         }
     }
 
+    /// The command with `data` (at most 255 bytes).
     pub fn with_data(mut self, data: impl Into<Vec<u8>>) -> Result<Command, ApduError> {
         let data = data.into();
         if data.len() > 255 {
@@ -216,6 +254,7 @@ impl Command {
         self
     }
 
+    /// The command expecting up to `le` bytes back (1–256).
     pub fn with_le(mut self, le: usize) -> Result<Command, ApduError> {
         if !(1..=256).contains(&le) {
             return Err(ApduError::InvalidLe(le));
@@ -224,25 +263,32 @@ impl Command {
         Ok(self)
     }
 
+    /// The class byte.
     pub fn cla(&self) -> u8 {
         self.cla
     }
+    /// The instruction.
     pub fn ins(&self) -> Ins {
         self.ins
     }
+    /// Parameter 1.
     pub fn p1(&self) -> u8 {
         self.p1
     }
+    /// Parameter 2.
     pub fn p2(&self) -> u8 {
         self.p2
     }
+    /// The command data.
     pub fn data(&self) -> &[u8] {
         &self.data
     }
+    /// The expected length of the answer, if any.
     pub fn le(&self) -> Option<usize> {
         self.le
     }
 
+    /// Which ISO case this command is.
     pub fn case(&self) -> Case {
         match (self.data.is_empty(), self.le.is_some()) {
             (true, false) => Case::One,
@@ -252,6 +298,7 @@ impl Command {
         }
     }
 
+    /// The command as bytes on the wire.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(6 + self.data.len());
         out.extend_from_slice(&[self.cla, self.ins.code(), self.p1, self.p2]);
@@ -336,10 +383,12 @@ pub struct Response {
 }
 
 impl Response {
+    /// A response with `data` and `sw`.
     pub fn new(data: Vec<u8>, sw: StatusWord) -> Response {
         Response { data, sw }
     }
 
+    /// Splits an answer into data and the final status word.
     pub fn from_bytes(bytes: &[u8]) -> Result<Response, ApduError> {
         match bytes {
             [data @ .., sw1, sw2] => Ok(Response {
@@ -350,14 +399,17 @@ impl Response {
         }
     }
 
+    /// The response data (card-holder data: never logged).
     pub fn data(&self) -> &[u8] {
         &self.data
     }
 
+    /// The status word.
     pub fn sw(&self) -> StatusWord {
         self.sw
     }
 
+    /// The response as bytes on the wire.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = self.data.clone();
         out.extend_from_slice(&[self.sw.sw1(), self.sw.sw2()]);
@@ -380,18 +432,25 @@ impl fmt::Debug for Response {
 /// Why an exchange with the card did not produce a response.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum TransportError {
+    /// The card went away.
     #[error("the card was removed")]
     CardRemoved,
+    /// Another application reset the card.
     #[error("the card was reset by another application")]
     CardReset,
+    /// The reader went away.
     #[error("the reader is no longer available")]
     ReaderUnavailable,
+    /// The PC/SC service stopped.
     #[error("the PC/SC service is not running")]
     ServiceUnavailable,
+    /// The card did not answer in time.
     #[error("the card did not answer in time")]
     Timeout,
+    /// Any other failure on the line (the reader's own words).
     #[error("communication with the card failed: {0}")]
     Communication(String),
+    /// The answer broke the APDU rules.
     #[error("malformed APDU: {0}")]
     Apdu(#[from] ApduError),
 }

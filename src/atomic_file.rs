@@ -55,7 +55,8 @@ pub fn replace(path: &Path, bytes: &[u8], mode: Mode) -> std::io::Result<()> {
     Ok(())
 }
 
-#[cfg(all(test, unix))]
+#[cfg(test)]
+#[cfg(unix)]
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;

@@ -17,6 +17,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 /// The limits derived from `max_connections`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Budget {
+    /// All connections at once (`max_connections`).
     pub connections: usize,
     /// WebSockets and event streams together.
     pub long_lived: usize,
@@ -56,6 +57,7 @@ pub enum Full {
 }
 
 impl Capacity {
+    /// An empty set of places under `budget`.
     pub fn new(budget: Budget) -> Arc<Capacity> {
         Arc::new(Capacity {
             budget,
@@ -64,6 +66,7 @@ impl Capacity {
         })
     }
 
+    /// The limits.
     pub fn budget(&self) -> Budget {
         self.budget
     }
@@ -122,6 +125,7 @@ impl Drop for LongLived {
 #[derive(Clone)]
 pub struct Connection {
     _slot: Arc<OwnedSemaphorePermit>,
+    /// The long-lived places, shared by all connections.
     pub capacity: Arc<Capacity>,
     /// A long-lived session with no traffic from the client for this long is closed.
     pub idle_timeout: Duration,
@@ -130,6 +134,7 @@ pub struct Connection {
 }
 
 impl Connection {
+    /// The claim of a connection that holds `slot`.
     pub fn new(
         slot: OwnedSemaphorePermit,
         capacity: Arc<Capacity>,

@@ -16,6 +16,7 @@ macro_rules! error_codes {
             zh $zh:literal,
             en $en:literal;
     )*) => {
+        /// A stable error code: what went wrong, in words a user, a page and a script can act on.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum ErrorCode {
             $($(#[doc = $doc])* $name,)*

@@ -5,6 +5,8 @@
 //! `service` (reader choice, timeouts, error codes) → `card` (the NHI application) and
 //! `reader` (PC/SC) → `apdu` (the types and the `Transport` trait they share).
 
+#![forbid(unsafe_code)]
+
 pub mod apdu;
 pub mod api;
 pub mod atomic_file;

@@ -17,8 +17,10 @@ use log::LevelFilter;
 
 /// Rotate at 1 MiB; keep the 5 newest rotated files besides the current one.
 pub const ROTATE_BYTES: u64 = 1024 * 1024;
+/// Rotated files kept besides the current one.
 pub const KEEP_FILES: usize = 5;
 
+/// `<data dir>/logs`.
 pub fn log_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("logs")
 }

@@ -131,6 +131,7 @@ enum Command {
     },
 }
 
+/// `nhi-bridge run`'s options.
 #[derive(clap::Args, Default)]
 pub struct RunArgs {
     /// No tray icon (servers, CI, terminals); the daemon itself is the same.

@@ -23,6 +23,7 @@ pub enum Caller {
     NoOrigin,
 }
 
+/// The Host and Origin rules of one listener.
 pub struct Guard {
     port: u16,
     /// Whether this listener speaks TLS (the scheme of the daemon's own origin).
@@ -46,6 +47,7 @@ fn open_without_origin(method: &Method, path: &str) -> bool {
 pub struct PageToken(String);
 
 impl PageToken {
+    /// A new token from the OS CSPRNG.
     pub fn random() -> PageToken {
         let mut b = [0u8; 16];
         // Without randomness the token is empty, which no query matches: the page then shows no
@@ -56,6 +58,7 @@ impl PageToken {
         PageToken(b.iter().map(|x| format!("{x:02x}")).collect())
     }
 
+    /// The token as the page embeds it.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -72,6 +75,7 @@ impl PageToken {
 }
 
 impl Guard {
+    /// The guard of the listener on `port` (TLS or not), with the allowlist and the page token.
     pub fn new(port: u16, tls: bool, allowlist: Allowlist, page_token: PageToken) -> Guard {
         Guard {
             port,
@@ -143,8 +147,11 @@ impl Guard {
     }
 }
 
+/// Methods a preflight allows.
 pub const ALLOWED_METHODS: &str = "GET, POST, OPTIONS";
+/// Request headers a preflight allows.
 pub const ALLOWED_HEADERS: &str = "Content-Type";
+/// How long a browser may cache a preflight answer.
 pub const MAX_AGE_SECS: &str = "600";
 
 /// CORS headers for a response to an allowed site.

@@ -30,12 +30,16 @@ pub use guard::{Caller, Guard, PageToken};
 /// Largest request body accepted.
 pub const MAX_BODY: usize = 16 * 1024;
 
+/// The version of the `/v1` API.
 pub const API_VERSION: &str = "1";
 
 /// Shared by every request, whichever listener it came in on.
 pub struct AppState {
+    /// The one owner of card access.
     pub service: Arc<CardService>,
+    /// Origins that may use the card.
     pub allowlist: Allowlist,
+    /// What the legacy protocols need beyond the card service.
     pub legacy: legacy::LegacySettings,
     /// Ends long-lived responses (event streams) on shutdown.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
@@ -45,23 +49,33 @@ pub struct AppState {
 
 /// A request as the routes see it.
 pub struct Request {
+    /// The method.
     pub method: Method,
+    /// The path, without the query.
     pub path: String,
+    /// The raw query string (may be empty).
     pub query: String,
+    /// The headers.
     pub headers: HeaderMap,
+    /// The body, at most [`MAX_BODY`] bytes.
     pub body: Bytes,
     /// The connection it came on (slot and long-lived budget), when served by `server`.
     pub conn: Option<Connection>,
 }
 
+/// The JSON of every error answer.
 #[derive(Serialize)]
 pub struct ErrorBody {
+    /// The four-digit code.
     pub code: &'static str,
+    /// The message in zh-TW.
     pub message_zh: &'static str,
+    /// The message in English.
     pub message_en: &'static str,
 }
 
 impl ErrorBody {
+    /// The body for a code.
     pub fn new(code: ErrorCode) -> ErrorBody {
         ErrorBody {
             code: code.code(),
@@ -76,6 +90,7 @@ pub fn http_status(code: ErrorCode) -> StatusCode {
     StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
+/// A JSON answer, not to be cached.
 pub fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response {
     let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
     let mut resp = Response::new(bytes.into());
@@ -89,6 +104,7 @@ pub fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response {
     resp
 }
 
+/// The JSON error answer for a code, with its HTTP status.
 pub fn error_response(code: ErrorCode) -> Response {
     json_response(http_status(code), &ErrorBody::new(code))
 }
@@ -248,6 +264,7 @@ async fn route(state: &Arc<AppState>, req: Request) -> Response {
     error_response(ErrorCode::NotFound)
 }
 
+/// `405` with the `Allow` header.
 pub fn method_not_allowed(allow: &'static str) -> Response {
     let mut resp = error_response(ErrorCode::MethodNotAllowed);
     resp.headers_mut()

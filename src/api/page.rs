@@ -211,6 +211,7 @@ fn row(id: &str, ok: bool, zh: &str, en: &str, fix: Option<(&str, &str)>) -> Str
     )
 }
 
+/// The self-check page (`GET /`), rendered from the daemon's snapshot.
 pub fn status_page(state: &AppState) -> Response {
     let t = &TEXTS;
     let snap = state.service.snapshot();

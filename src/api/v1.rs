@@ -22,56 +22,84 @@ use super::{error_response, json_response, method_not_allowed, AppState, Request
 /// SSE keep-alive comment interval.
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
+/// `daemon` in `/v1/status`.
 #[derive(Serialize)]
 pub struct DaemonJson {
+    /// Always `nhi-bridge`.
     pub name: &'static str,
+    /// The daemon's version.
     pub version: &'static str,
 }
 
+/// One reader in `/v1/status`.
 #[derive(Serialize)]
 pub struct ReaderStateJson {
+    /// The reader's PC/SC name.
     pub name: String,
+    /// Whether a card is in it.
     pub card_present: bool,
 }
 
+/// `GET /v1/status`: the daemon and PC/SC as the monitor sees them, without I/O.
 #[derive(Serialize)]
 pub struct StatusJson {
+    /// Who answers.
     pub daemon: DaemonJson,
+    /// The API version (`1`).
     pub api_version: &'static str,
     /// "up" or "down".
     pub pcsc: &'static str,
+    /// Every reader PC/SC lists.
     pub readers: Vec<ReaderStateJson>,
+    /// The reader card operations go to, when known.
     pub selected_reader: Option<String>,
 }
 
+/// One reader in `/v1/readers` (and `nhi-bridge readers --json`).
 #[derive(Serialize)]
 pub struct ReaderJson {
+    /// The reader's PC/SC name.
     pub name: String,
+    /// Whether a card is in it.
     pub card_present: bool,
+    /// The card's ATR in hex, when a card is in.
     pub atr: Option<String>,
 }
 
+/// `GET /v1/readers`.
 #[derive(Serialize)]
 pub struct ReadersJson {
+    /// Every reader PC/SC lists.
     pub readers: Vec<ReaderJson>,
 }
 
 /// The card profile as JSON: the same fields in the API and in `nhi-bridge read --json`.
 #[derive(Serialize)]
 pub struct CardJson<'a> {
+    /// The reader the card is in.
     pub reader: &'a str,
+    /// 卡號, 12 digits.
     pub card_no: &'a str,
+    /// 姓名, as Unicode.
     pub name: &'a str,
+    /// 身分證號.
     pub id_no: &'a str,
+    /// 出生日期, ISO 8601.
     pub birth_date: String,
+    /// 出生日期, ROC `yyyMMdd`.
     pub birth_date_roc: String,
+    /// `M` or `F`.
     pub sex: String,
+    /// 發卡日期, ISO 8601.
     pub issue_date: String,
+    /// 發卡日期, ROC `yyyMMdd`.
     pub issue_date_roc: String,
+    /// The 8 characters of `CA 24`; `null` when the card refuses it.
     pub card_data: Option<&'a str>,
 }
 
 impl<'a> CardJson<'a> {
+    /// The JSON view of a readout.
     pub fn new(r: &'a CardReadout) -> CardJson<'a> {
         let p = &r.profile;
         CardJson {
@@ -89,6 +117,7 @@ impl<'a> CardJson<'a> {
     }
 }
 
+/// What `/v1/status` answers now.
 pub fn status_json(state: &AppState) -> StatusJson {
     let snap = state.service.snapshot();
     StatusJson {
@@ -110,6 +139,7 @@ pub fn status_json(state: &AppState) -> StatusJson {
     }
 }
 
+/// Serves one `/v1/...` request that passed the guard.
 pub async fn route(state: &Arc<AppState>, req: Request) -> Response {
     let rest = req.path.strip_prefix("/v1/").unwrap_or_default();
     let get_only = |m: &Method| *m == Method::GET || *m == Method::HEAD;
@@ -178,8 +208,10 @@ struct HSignBody {
     argument: String,
 }
 
+/// `POST /v1/card/hsign`'s answer.
 #[derive(Serialize)]
 pub struct HSignJson {
+    /// The 256-character H_Sign signature.
     pub signature: String,
 }
 

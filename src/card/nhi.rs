@@ -15,11 +15,17 @@ pub const HC_AID: [u8; 16] = [
 /// Which card operation an error belongs to (used in messages; carries no data).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Operation {
+    /// SELECT of the NHI application.
     Select,
+    /// `CA 11`: the basic profile.
     ReadProfile,
+    /// `CA 24`: the card data.
     ReadCardData,
+    /// `CA 00`: the card ID.
     ReadCardId,
+    /// GET CHALLENGE.
     GetChallenge,
+    /// MUTUAL AUTHENTICATE.
     MutualAuth,
 }
 
@@ -36,6 +42,7 @@ impl std::fmt::Display for Operation {
     }
 }
 
+/// Why an NHI card operation failed (never with response data).
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum CardError {
     /// The card refused the HC application: it is not an NHI card (or not this application).
@@ -43,19 +50,33 @@ pub enum CardError {
     NotNhiCard(StatusWord),
     /// A well-formed refusal of a command after SELECT.
     #[error("{op} refused with status {sw}")]
-    Refused { op: Operation, sw: StatusWord },
+    Refused {
+        /// What was asked.
+        op: Operation,
+        /// The card's answer.
+        sw: StatusWord,
+    },
     /// The answer is not what the command can produce: wrong length, bad field, not a status word.
     #[error("{op}: malformed answer from the card ({reason})")]
-    Malformed { op: Operation, reason: String },
+    Malformed {
+        /// What was asked.
+        op: Operation,
+        /// What is wrong with the answer (never its bytes).
+        reason: String,
+    },
+    /// The reader or the line failed.
     #[error("{op}: {source}")]
     Transport {
+        /// What was asked.
         op: Operation,
+        /// What failed.
         #[source]
         source: TransportError,
     },
 }
 
 impl CardError {
+    /// The transport failure behind this error, if that is what it is.
     pub fn transport(&self) -> Option<&TransportError> {
         match self {
             CardError::Transport { source, .. } => Some(source),
@@ -70,6 +91,7 @@ pub struct NhiCard<'t, T: Transport + ?Sized> {
 }
 
 impl<'t, T: Transport + ?Sized> NhiCard<'t, T> {
+    /// The NHI application on `transport`.
     pub fn new(transport: &'t mut T) -> Self {
         NhiCard { transport }
     }

@@ -12,20 +12,28 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 /// Length of the basic profile record.
 pub const PROFILE_LEN: usize = 57;
 
+/// Why a profile record could not be used.
 #[derive(Debug, Error, Clone, Copy, PartialEq, Eq)]
 pub enum ProfileError {
+    /// The record is not 57 bytes long.
     #[error("profile record is {0} bytes, expected 57")]
     WrongLength(usize),
+    /// The card number is not 12 digits.
     #[error("card number is not 12 ASCII digits")]
     CardNumber,
+    /// The name is not Big5 text.
     #[error("holder name is empty")]
     Name,
+    /// The ID number has the wrong shape.
     #[error("ID number is not 10 ASCII letters/digits starting with a letter")]
     IdNumber,
+    /// The birth date is no real date.
     #[error("birth date is not a valid ROC date")]
     BirthDate,
+    /// The sex byte is neither `M` nor `F`.
     #[error("sex is neither M nor F")]
     Sex,
+    /// The issue date is no real date.
     #[error("issue date is not a valid ROC date")]
     IssueDate,
 }
@@ -33,12 +41,16 @@ pub enum ProfileError {
 /// Reasons a ROC date text is refused.
 #[derive(Debug, Error, Clone, Copy, PartialEq, Eq)]
 pub enum RocDateError {
+    /// Not 7 digits.
     #[error("ROC date must be 7 ASCII digits (yyyMMdd)")]
     Format,
+    /// Year 000.
     #[error("ROC year 000 does not exist")]
     Year,
+    /// No such month.
     #[error("month out of range")]
     Month,
+    /// No such day in that month.
     #[error("day out of range for the month")]
     Day,
 }
@@ -53,6 +65,7 @@ pub struct RocDate {
 }
 
 impl RocDate {
+    /// A date from its ROC year, month and day (checked against the calendar).
     pub fn new(roc_year: u16, month: u8, day: u8) -> Result<RocDate, RocDateError> {
         if roc_year == 0 || roc_year > 999 {
             return Err(RocDateError::Year);
@@ -60,8 +73,8 @@ impl RocDate {
         if !(1..=12).contains(&month) {
             return Err(RocDateError::Month);
         }
-        let year = roc_year as u32 + 1911;
-        if day == 0 || day > days_in_month(year, month) {
+        let year = i32::from(roc_year) + 1911;
+        if chrono::NaiveDate::from_ymd_opt(year, month.into(), day.into()).is_none() {
             return Err(RocDateError::Day);
         }
         Ok(RocDate {
@@ -71,6 +84,7 @@ impl RocDate {
         })
     }
 
+    /// Parses ROC `yyyMMdd`.
     pub fn parse(text: &[u8]) -> Result<RocDate, RocDateError> {
         if text.len() != 7 || !text.iter().all(u8::is_ascii_digit) {
             return Err(RocDateError::Format);
@@ -84,15 +98,19 @@ impl RocDate {
         RocDate::new(num(0..3), num(3..5) as u8, num(5..7) as u8)
     }
 
+    /// The ROC (民國) year.
     pub fn roc_year(&self) -> u16 {
         self.roc_year
     }
+    /// The Gregorian year (ROC + 1911).
     pub fn gregorian_year(&self) -> u32 {
         self.roc_year as u32 + 1911
     }
+    /// The month, 1–12.
     pub fn month(&self) -> u8 {
         self.month
     }
+    /// The day of the month.
     pub fn day(&self) -> u8 {
         self.day
     }
@@ -120,30 +138,18 @@ impl fmt::Debug for RocDate {
     }
 }
 
-fn is_leap(year: u32) -> bool {
-    (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400)
-}
-
-fn days_in_month(year: u32, month: u8) -> u8 {
-    match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if is_leap(year) => 29,
-        2 => 28,
-        _ => 0,
-    }
-}
-
 /// The 12-digit NHI card number (卡號).
 #[derive(Clone, PartialEq, Eq, Hash, Zeroize, ZeroizeOnDrop)]
 pub struct CardNumber(String);
 
 impl CardNumber {
+    /// Twelve ASCII digits, or nothing.
     pub fn parse(bytes: &[u8]) -> Option<CardNumber> {
         (bytes.len() == 12 && bytes.iter().all(u8::is_ascii_digit))
             .then(|| CardNumber(bytes.iter().map(|&b| b as char).collect()))
     }
 
+    /// The card number as text.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -165,6 +171,7 @@ impl fmt::Debug for CardNumber {
 pub struct IdNumber(String);
 
 impl IdNumber {
+    /// Ten characters of an ID number's shape, or nothing.
     pub fn parse(bytes: &[u8]) -> Option<IdNumber> {
         let ok = bytes.len() == 10
             && bytes[0].is_ascii_uppercase()
@@ -174,6 +181,7 @@ impl IdNumber {
         ok.then(|| IdNumber(bytes.iter().map(|&b| b as char).collect()))
     }
 
+    /// The ID number as text.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -217,10 +225,12 @@ impl HolderName {
         })
     }
 
+    /// The name in Unicode (rare characters outside Big5 as U+FFFD).
     pub fn text(&self) -> &str {
         &self.text
     }
 
+    /// The name as the card holds it, in Big5.
     pub fn big5(&self) -> &[u8] {
         &self.big5
     }
@@ -232,13 +242,17 @@ impl fmt::Debug for HolderName {
     }
 }
 
+/// The holder's sex as the card records it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sex {
+    /// `M`.
     Male,
+    /// `F`.
     Female,
 }
 
 impl Sex {
+    /// `M` or `F`.
     pub fn as_char(self) -> char {
         match self {
             Sex::Male => 'M',
@@ -250,11 +264,17 @@ impl Sex {
 /// The basic profile of an NHI card.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Profile {
+    /// 卡號: the card's number.
     pub card_no: CardNumber,
+    /// 姓名: the holder's name.
     pub name: HolderName,
+    /// 身分證號: the holder's ID number.
     pub id_no: IdNumber,
+    /// 出生日期: the holder's birth date.
     pub birth_date: RocDate,
+    /// 性別: the holder's sex.
     pub sex: Sex,
+    /// 發卡日期: the date the card was issued.
     pub issue_date: RocDate,
 }
 
@@ -297,13 +317,16 @@ impl Drop for Profile {
 pub struct CardData(String);
 
 impl CardData {
+    /// The record's length.
     pub const LEN: usize = 8;
 
+    /// The 8 characters of `CA 24`, or nothing.
     pub fn parse(bytes: &[u8]) -> Option<CardData> {
         (bytes.len() == Self::LEN && bytes.iter().all(|b| b.is_ascii_graphic() || *b == b' '))
             .then(|| CardData(bytes.iter().map(|&b| b as char).collect()))
     }
 
+    /// The card data as text.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -319,10 +342,12 @@ impl CardData {
 pub struct CardId([u8; 12]);
 
 impl CardId {
+    /// The 12 bytes of `CA 00`, or nothing.
     pub fn parse(bytes: &[u8]) -> Option<CardId> {
         bytes.try_into().ok().map(CardId)
     }
 
+    /// The card ID as the SAM wants it.
     pub fn as_bytes(&self) -> &[u8; 12] {
         &self.0
     }

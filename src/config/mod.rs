@@ -29,6 +29,7 @@ fn project_dirs() -> Option<directories::ProjectDirs> {
     directories::ProjectDirs::from("tw", "nhi-bridge", "nhi-bridge")
 }
 
+/// The TLS port the official component uses.
 pub const DEFAULT_PORT: u16 = 7777;
 
 /// The daemon's settings, as written in `config.toml`.
@@ -57,8 +58,11 @@ pub struct Config {
     pub legacy_https_port: u16,
     /// The NHI cloud SAM, `host:port`, for H_Sign.
     pub sam_endpoint: String,
+    /// Longest the cloud SAM's TCP connect may take.
     pub sam_connect_timeout_secs: u64,
+    /// Longest the SAM's hello may take.
     pub sam_hello_timeout_secs: u64,
+    /// Longest any later SAM reply may take.
     pub sam_reply_timeout_secs: u64,
     /// Longest a whole H_Sign may take.
     pub hsign_timeout_secs: u64,
@@ -93,22 +97,37 @@ impl Default for Config {
     }
 }
 
+/// Why a configuration file cannot be used.
 #[derive(Debug, Error)]
 pub enum ConfigError {
+    /// It cannot be read.
     #[error("cannot read {path}: {source}")]
     Read {
+        /// The file.
         path: PathBuf,
+        /// Why.
         #[source]
         source: std::io::Error,
     },
     /// TOML syntax or a wrong key/type; the message carries line, column and key.
+    /// It is not valid TOML for these keys.
     #[error("{path}: {message}")]
-    Parse { path: PathBuf, message: String },
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's words, with line, column and key.
+        message: String,
+    },
+    /// A value is out of range.
     #[error("{path}: line {line}: key `{key}`: {message}")]
     Invalid {
+        /// The file.
         path: PathBuf,
+        /// The line the key is on.
         line: usize,
+        /// The key.
         key: &'static str,
+        /// What is wrong.
         message: String,
     },
 }
@@ -128,6 +147,7 @@ impl Config {
         }
     }
 
+    /// Parses and checks a configuration text (`path` names it in errors).
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_path_buf(),
@@ -198,15 +218,18 @@ impl Config {
         Ok(config)
     }
 
+    /// The origin allowlist.
     pub fn allowlist(&self) -> Allowlist {
         // Validated in `parse`; a Config built in code falls back to the default list.
         Allowlist::parse(&self.allowed_origins).unwrap_or_else(|_| Allowlist::default_list())
     }
 
+    /// The card timeout as a duration.
     pub fn card_timeout(&self) -> Duration {
         Duration::from_secs(self.card_timeout_secs)
     }
 
+    /// The cloud SAM's settings.
     pub fn sam(&self) -> crate::sam::SamConfig {
         crate::sam::SamConfig {
             endpoint: self.sam_endpoint.clone(),

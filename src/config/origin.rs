@@ -7,14 +7,19 @@ use std::fmt;
 
 use thiserror::Error;
 
+/// Why an allowlist entry is refused.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum OriginError {
+    /// Not `scheme://host[:port]`.
     #[error("{0:?} is not an origin of the form scheme://host[:port]")]
     Syntax(String),
+    /// A scheme other than http or https.
     #[error("{0:?}: only http and https origins can be allowed")]
     Scheme(String),
+    /// `null`, `file://` and other opaque origins.
     #[error("{0:?}: `null` and file:// origins are never allowed")]
     Opaque(String),
+    /// A wildcard that is not a whole leading label over https.
     #[error("{0:?}: a wildcard must be https://*.domain with at least two labels and no port")]
     Wildcard(String),
 }
@@ -72,12 +77,15 @@ impl Origin {
         Some(Origin { scheme, host, port })
     }
 
+    /// `http` or `https`.
     pub fn scheme(&self) -> &str {
         &self.scheme
     }
+    /// The host, lowercase.
     pub fn host(&self) -> &str {
         &self.host
     }
+    /// The port (the scheme's default when none is written).
     pub fn port(&self) -> u16 {
         self.port
     }
@@ -110,9 +118,11 @@ pub struct Allowlist {
     patterns: Vec<Pattern>,
 }
 
+/// The default allowlist: NHI's own sites over https.
 pub const DEFAULT_ORIGINS: [&str; 2] = ["https://nhi.gov.tw", "https://*.nhi.gov.tw"];
 
 impl Allowlist {
+    /// Parses allowlist entries (exact origins or `https://*.domain`).
     pub fn parse<S: AsRef<str>>(entries: &[S]) -> Result<Allowlist, OriginError> {
         let patterns = entries
             .iter()
@@ -121,6 +131,7 @@ impl Allowlist {
         Ok(Allowlist { patterns })
     }
 
+    /// [`DEFAULT_ORIGINS`] as an allowlist.
     pub fn default_list() -> Allowlist {
         Allowlist::parse(&DEFAULT_ORIGINS).unwrap_or(Allowlist {
             patterns: Vec::new(),

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use super::probe::{self, Probe};
 use super::{Check, Report, Status};
@@ -15,10 +15,13 @@ use crate::tls::{self, trust};
 
 /// What the checks look at.
 pub struct Env {
+    /// The data directory (certificates, logs).
     pub data_dir: PathBuf,
+    /// The daemon's configuration.
     pub config: Config,
     /// The user's home (NSS databases); `None` skips the browser-store checks.
     pub home: Option<PathBuf>,
+    /// The hosts file to inspect.
     pub hosts_file: PathBuf,
     /// Also contact the NHI cloud SAM.
     pub online: bool,
@@ -80,6 +83,7 @@ fn needs(first: &str) -> (String, String) {
     )
 }
 
+/// Runs every check in order.
 pub fn run(env: &Env) -> Report {
     let port = env.config.port;
     let paths = tls::Paths::new(&env.data_dir);
@@ -523,28 +527,14 @@ fn is_nhi_bridge(cmd: &str) -> bool {
         .is_some_and(|stem| stem == "nhi-bridge")
 }
 
-/// The local UTC offset in minutes, where the platform says.
+/// The local UTC offset in minutes, as the platform's time zone says.
 fn local_offset_minutes() -> Option<i32> {
-    #[cfg(unix)]
-    {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_secs() as libc::time_t;
-        // SAFETY: localtime_r writes into the tm we own; `now` is a valid time_t.
-        let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-        let r = unsafe { libc::localtime_r(&now, &mut tm) };
-        (!r.is_null()).then_some((tm.tm_gmtoff / 60) as i32)
-    }
-    #[cfg(not(unix))]
-    {
-        None
-    }
+    use chrono::Offset;
+    Some(chrono::Local::now().offset().fix().local_minus_utc() / 60)
 }
 
 fn clock(leaf: Option<&openssl::x509::X509>) -> Check {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let year = 1970 + now / 31_556_952;
+    let year = chrono::Datelike::year(&chrono::Utc::now());
     let before_leaf = leaf.is_some_and(|l| {
         openssl::asn1::Asn1Time::days_from_now(0)
             .ok()

@@ -17,25 +17,35 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
+    /// All is well.
     Ok,
+    /// Works, with a caveat.
     Warn,
+    /// Broken: the fix says what to do.
     Fail,
 }
 
+/// One line of the self-check.
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
     /// Stable identifier, documented in docs/self-check.md.
     pub id: &'static str,
+    /// How it went.
     pub status: Status,
     /// What the check is about when one id covers several (a Firefox profile, a reader).
     pub target: Option<String>,
+    /// What was found, in zh-TW.
     pub message_zh: String,
+    /// The same in English.
     pub message_en: String,
+    /// What to do about it, in zh-TW (none when ok).
     pub fix_zh: Option<String>,
+    /// The same in English.
     pub fix_en: Option<String>,
 }
 
 impl Check {
+    /// A check that passed.
     pub fn ok(id: &'static str, zh: impl Into<String>, en: impl Into<String>) -> Check {
         Check {
             id,
@@ -48,6 +58,7 @@ impl Check {
         }
     }
 
+    /// A check that warns or fails, with its fix.
     pub fn bad(
         id: &'static str,
         status: Status,
@@ -65,6 +76,7 @@ impl Check {
         }
     }
 
+    /// Names what the check was about (a reader, a browser profile).
     pub fn target(mut self, t: impl Into<String>) -> Check {
         self.target = Some(t.into());
         self
@@ -78,6 +90,7 @@ pub struct Report {
     pub version: &'static str,
     /// The worst status of all checks.
     pub verdict: Status,
+    /// Every check, in order.
     pub checks: Vec<Check>,
     /// Where the daemon writes its log.
     pub log_file: String,
@@ -89,6 +102,7 @@ pub const EXIT_WARNINGS: u8 = 50;
 pub const EXIT_FAILED: u8 = 51;
 
 impl Report {
+    /// The report of `checks`, whose verdict is the worst of them.
     pub fn new(checks: Vec<Check>, log_file: String) -> Report {
         let verdict = checks.iter().map(|c| c.status).max().unwrap_or(Status::Ok);
         Report {

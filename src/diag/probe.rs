@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use openssl::ssl::{SslConnector, SslMethod, SslVerifyMode};
 
+/// What answers on the daemon's port.
 #[derive(Debug)]
 pub enum Probe {
     /// The daemon answered `/v1/status`.
@@ -21,6 +22,7 @@ pub enum Probe {
     Closed,
 }
 
+/// Asks `https://127.0.0.1:port/v1/status`, trusting only `ca`.
 pub fn status(port: u16, ca: &Path, timeout: Duration) -> Probe {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let Ok(tcp) = TcpStream::connect_timeout(&addr, timeout) else {

@@ -10,15 +10,20 @@
 /// Why a line was withheld.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
+    /// A 12-digit card number.
     CardNumber,
+    /// An ID-number shape.
     IdNumber,
+    /// A CJK name next to a date.
     NameAndDate,
+    /// A password parameter.
     Password,
     /// A hex dump that decodes to card-holder data.
     HexDump,
 }
 
 impl Kind {
+    /// The kind in words, for the placeholder line.
     pub fn label(self) -> &'static str {
         match self {
             Kind::CardNumber => "card number",

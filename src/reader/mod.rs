@@ -20,22 +20,31 @@ use crate::apdu::{Protocol, Transport, TransportError};
 /// pcscd polls card presence every ~400 ms.
 const REMOVAL_GRACE: Duration = Duration::from_millis(1500);
 
+/// Why a PC/SC operation failed.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum ReaderError {
+    /// pcscd (or the Smart Card service) is not running.
     #[error("the PC/SC service is not running")]
     ServiceUnavailable,
+    /// No reader is connected.
     #[error("no card reader is connected")]
     NoReaders,
+    /// The named reader is not connected.
     #[error("reader {0:?} was not found")]
     UnknownReader(String),
+    /// The reader has no card.
     #[error("no card in reader {0:?}")]
     NoCard(String),
+    /// The card went away.
     #[error("the card was removed")]
     CardRemoved,
+    /// The card does not answer to reset.
     #[error("the card does not respond (inserted the wrong way round?)")]
     CardUnresponsive,
+    /// Another application holds the card exclusively.
     #[error("another application holds the card exclusively")]
     Sharing,
+    /// Any other PC/SC error.
     #[error("PC/SC error: {0}")]
     Pcsc(pcsc::Error),
 }
@@ -43,7 +52,9 @@ pub enum ReaderError {
 /// What the reader list says about one reader.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReaderInfo {
+    /// The reader's PC/SC name.
     pub name: String,
+    /// Whether a card is in it.
     pub card_present: bool,
     /// The card's answer to reset (empty without a card). Identifies the card type, not the holder.
     pub atr: Vec<u8>,
@@ -96,6 +107,7 @@ enum Use {
 }
 
 impl Pcsc {
+    /// A handle; contexts are made on first use.
     pub fn new() -> Pcsc {
         Pcsc::default()
     }
@@ -244,6 +256,7 @@ impl Drop for CardConnection {
 }
 
 impl CardConnection {
+    /// The reader this connection is to.
     pub fn reader(&self) -> &str {
         &self.reader
     }

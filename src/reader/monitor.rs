@@ -22,29 +22,42 @@ const WAIT: Duration = Duration::from_secs(1);
 /// Pause between attempts to reach a stopped PC/SC service.
 const RETRY: Duration = Duration::from_millis(250);
 
+/// A change in PC/SC, as subscribers see it (reader names only, never card data).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReaderEvent {
+    /// pcscd is reachable (again).
     PcscUp,
+    /// pcscd went away.
     PcscDown,
+    /// A reader was plugged in.
     ReaderAdded {
+        /// Its name.
         reader: String,
     },
+    /// A reader was unplugged.
     ReaderRemoved {
+        /// Its name.
         reader: String,
     },
     /// `event_count` is the reader's insertion counter: with the ATR it names this insertion.
     CardInserted {
+        /// The reader.
         reader: String,
+        /// The card's answer to reset.
         atr: Vec<u8>,
+        /// The reader's event counter at this insertion.
         event_count: u32,
     },
+    /// A card was taken out.
     CardRemoved {
+        /// The reader.
         reader: String,
     },
 }
 
 /// Where the monitor publishes. Implemented for tokio's broadcast and unbounded mpsc senders.
 pub trait EventSink: Send + 'static {
+    /// Delivers one event; must not block.
     fn publish(&self, event: ReaderEvent);
 }
 
@@ -95,6 +108,7 @@ pub struct Monitor {
 }
 
 impl Monitor {
+    /// Starts the monitor thread, publishing to `sink`.
     pub fn spawn(sink: impl EventSink) -> std::io::Result<Monitor> {
         let shared = Arc::new(Shared {
             stop: AtomicBool::new(false),

@@ -24,6 +24,7 @@ use crate::error::ErrorCode;
 pub struct SamConfig {
     /// `host:port`.
     pub endpoint: String,
+    /// Longest the TCP connect may take.
     pub connect_timeout: Duration,
     /// Waiting for the server's hello (the official component waits about 20 s).
     pub hello_timeout: Duration,
@@ -31,6 +32,7 @@ pub struct SamConfig {
     pub reply_timeout: Duration,
 }
 
+/// The NHI cloud SAM the official component uses.
 pub const DEFAULT_ENDPOINT: &str = "cloudicap.nhi.gov.tw:443";
 
 impl Default for SamConfig {

@@ -61,6 +61,7 @@ pub fn encrypt_raw(key: &[u8; 24], data: &[u8]) -> Option<Vec<u8>> {
         .then(|| ecb(Mode::Encrypt, key, data).ok())?
 }
 
+/// 3DES-EDE3-ECB decryption without padding (`data` must be whole blocks).
 pub fn decrypt_raw(key: &[u8; 24], data: &[u8]) -> Option<Vec<u8>> {
     data.len()
         .is_multiple_of(8)

@@ -27,22 +27,36 @@ use tokio_openssl::SslStream;
 use warp::reply::Response;
 use warp::Filter;
 
+/// How many connections are served, and for how long.
 #[derive(Debug, Clone)]
 pub struct Limits {
+    /// Connections served at once (see `capacity` for the long-lived share).
     pub max_connections: usize,
+    /// Longest a TLS handshake or a request's headers may take.
     pub header_timeout: Duration,
+    /// A connection with no traffic for this long is closed.
     pub idle_timeout: Duration,
     /// How long open connections may take to finish after shutdown starts.
     pub drain_timeout: Duration,
 }
 
+/// Why a port could not be listened on.
 #[derive(Debug, Error)]
 pub enum BindError {
+    /// Another program listens there (often the old NHI component).
     #[error("port {port} is already in use by {holder}")]
-    InUse { port: u16, holder: String },
+    InUse {
+        /// The port.
+        port: u16,
+        /// Who holds it, as far as the system says.
+        holder: String,
+    },
+    /// Any other failure.
     #[error("cannot listen on {addr}: {source}")]
     Other {
+        /// The address.
         addr: SocketAddr,
+        /// Why.
         #[source]
         source: io::Error,
     },
@@ -129,8 +143,11 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Tracked<S> {
 
 /// One listening socket with what it serves: TLS (with this acceptor) or plain HTTP.
 pub struct Binding<F> {
+    /// The listening socket.
     pub listener: TcpListener,
+    /// TLS for this listener; `None` for plain HTTP (the legacy port).
     pub tls: Option<Arc<SslAcceptor>>,
+    /// What it serves.
     pub filter: F,
 }
 

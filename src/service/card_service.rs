@@ -33,6 +33,7 @@ const STATUS_TIMEOUT: Duration = Duration::from_secs(5);
 /// What is known of PC/SC right now.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Snapshot {
+    /// Whether pcscd answers.
     pub pcsc_up: bool,
     /// Reader name → the card inserted in it, if any.
     pub readers: BTreeMap<String, Option<Insertion>>,
@@ -52,9 +53,11 @@ pub struct Settings {
     pub card_timeout: Duration,
     /// Longest a whole H_Sign (SAM check, card, SAM exchange) may take.
     pub hsign_timeout: Duration,
+    /// The cloud SAM for H_Sign.
     pub sam: SamConfig,
 }
 
+/// The daemon's single owner of card access (see the module notes).
 pub struct CardService {
     pcsc: Arc<Pcsc>,
     preferred: Option<String>,
@@ -157,6 +160,7 @@ impl CardService {
         }
     }
 
+    /// What PC/SC looks like now (from the monitor; no I/O).
     pub fn snapshot(&self) -> Snapshot {
         self.snapshot
             .read()
@@ -164,10 +168,12 @@ impl CardService {
             .clone()
     }
 
+    /// The monitor's events as they come.
     pub fn subscribe(&self) -> broadcast::Receiver<ReaderEvent> {
         self.events.subscribe()
     }
 
+    /// The reader the configuration names, if any.
     pub fn preferred_reader(&self) -> Option<&str> {
         self.preferred.as_deref()
     }

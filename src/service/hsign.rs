@@ -21,6 +21,7 @@ use super::{with_nhi_card, After, ServiceError};
 pub struct HSignArgument([u8; 20]);
 
 impl HSignArgument {
+    /// Twenty printable ASCII characters, or nothing.
     pub fn parse(text: &str) -> Option<HSignArgument> {
         let bytes: [u8; 20] = text.as_bytes().try_into().ok()?;
         bytes
@@ -29,6 +30,7 @@ impl HSignArgument {
             .then_some(HSignArgument(bytes))
     }
 
+    /// The argument as the SAM exchange sends it.
     pub fn as_bytes(&self) -> &[u8; 20] {
         &self.0
     }

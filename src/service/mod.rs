@@ -23,11 +23,14 @@ use crate::reader::{Pcsc, ReaderError};
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 #[error("{code}: {detail}")]
 pub struct ServiceError {
+    /// The code users and pages see.
     pub code: ErrorCode,
+    /// What happened, for the log (never card-holder data).
     pub detail: String,
 }
 
 impl ServiceError {
+    /// A failure with its code and a detail.
     pub fn new(code: ErrorCode, detail: impl Into<String>) -> ServiceError {
         ServiceError {
             code,
@@ -83,7 +86,9 @@ impl From<CardError> for ServiceError {
 /// What `read` shows: the profile, and the card data when the card gives it.
 #[derive(Debug)]
 pub struct CardReadout {
+    /// The reader it came from.
     pub reader: String,
+    /// The basic profile (`CA 11`).
     pub profile: Profile,
     /// `None` when the card refuses `CA 24` (a well-formed refusal, not a fault).
     pub card_data: Option<CardData>,
@@ -92,13 +97,16 @@ pub struct CardReadout {
 /// One insertion of one card: the reader's event counter and the card's ATR.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Insertion {
+    /// The card's answer to reset.
     pub atr: Vec<u8>,
+    /// The reader's event counter.
     pub event_count: u32,
 }
 
 /// What becomes of the card after an operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum After {
+    /// Leave the card as it is (every read).
     Leave,
     /// Reset the card (the official component does so after H_Sign).
     Reset,
@@ -107,9 +115,11 @@ pub enum After {
 /// The result of an operation on the NHI card, with where it ran.
 #[derive(Debug)]
 pub struct Found<R> {
+    /// The reader it ran in.
     pub reader: String,
     /// `None` when the reader could not say (the card went away right after the operation).
     pub insertion: Option<Insertion>,
+    /// What the operation returned.
     pub value: R,
 }
 

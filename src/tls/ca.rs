@@ -19,18 +19,24 @@ use openssl::x509::{X509Builder, X509Extension, X509Name, X509};
 
 /// The names the leaf serves and the CA is constrained to.
 pub const DNS_NAMES: [&str; 2] = ["localhost", "iccert.nhi.gov.tw"];
+/// 127.0.0.1, a name of the leaf.
 pub const IP_V4: [u8; 4] = [127, 0, 0, 1];
+/// ::1, a name of the leaf.
 pub const IP_V6: [u8; 16] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
 
 /// Leaf validity: under the 825 days browsers accept for locally trusted CAs.
 pub const LEAF_DAYS: u32 = 820;
 
+/// The CA's subject common name.
 pub const CA_COMMON_NAME: &str = "nhi-bridge local CA";
 
 /// What an installation keeps: the CA certificate (to trust), the leaf and its key (to serve).
 pub struct Issued {
+    /// The new CA certificate.
     pub ca: X509,
+    /// The leaf it issued.
     pub leaf: X509,
+    /// The leaf's key (the CA's key is gone).
     pub leaf_key: PKey<Private>,
 }
 

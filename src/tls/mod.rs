@@ -20,36 +20,50 @@ use thiserror::Error;
 /// A leaf expiring within this many days is replaced at start-up.
 pub const RENEW_WITHIN_DAYS: i32 = 30;
 
+/// Why the certificate material could not be made, read or used.
 #[derive(Debug, Error)]
 pub enum TlsError {
+    /// A file could not be written.
     #[error("cannot write {path}: {source}")]
     Write {
+        /// The file.
         path: PathBuf,
+        /// Why.
         #[source]
         source: std::io::Error,
     },
+    /// OpenSSL refused an operation.
     #[error("OpenSSL: {0}")]
     OpenSsl(#[from] openssl::error::ErrorStack),
+    /// No usable certificate in this directory.
     #[error("no usable certificate in {0}")]
     Missing(PathBuf),
     /// A file exists but cannot be read for a reason a new certificate would not cure
     /// (permissions, a disk error): nothing is replaced.
     #[error("cannot read {path}: {source}; nothing was changed")]
     Read {
+        /// The file.
         path: PathBuf,
+        /// Why.
         #[source]
         source: std::io::Error,
     },
 }
 
+/// Where the certificate files live.
 pub struct Paths {
+    /// `<data dir>/tls`.
     pub dir: PathBuf,
+    /// The CA certificate (no key).
     pub ca: PathBuf,
+    /// The leaf certificate and the CA, the chain served.
     pub leaf: PathBuf,
+    /// The leaf's private key (0600).
     pub key: PathBuf,
 }
 
 impl Paths {
+    /// The paths under a data directory.
     pub fn new(data_dir: &Path) -> Paths {
         let dir = data_dir.join("tls");
         Paths {
@@ -63,17 +77,24 @@ impl Paths {
 
 /// The certificate material the daemon serves with.
 pub struct Material {
+    /// The CA certificate.
     pub ca: X509,
+    /// The leaf certificate.
     pub leaf: X509,
+    /// The leaf's private key.
     pub key: PKey<Private>,
 }
 
 /// Why the leaf is (re)issued at start-up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reason {
+    /// There was none.
     Missing,
+    /// A file is corrupt, or the key, leaf and CA do not belong together.
     Unreadable,
+    /// The leaf expires within 30 days.
     ExpiresSoon,
+    /// `cert renew` asked for it.
     Requested,
 }
 
@@ -212,14 +233,23 @@ pub fn acceptor(m: &Material) -> Result<SslAcceptor, TlsError> {
 /// `cert status`: public facts only.
 #[derive(Debug, serde::Serialize)]
 pub struct Status {
+    /// The TLS directory.
     pub dir: String,
+    /// The leaf's subject.
     pub subject: String,
+    /// The leaf's issuer (the CA).
     pub issuer: String,
+    /// The leaf's names (`DNS:`/`IP:`).
     pub sans: Vec<String>,
+    /// Valid from.
     pub not_before: String,
+    /// Valid until.
     pub not_after: String,
+    /// Days until it expires (negative when expired).
     pub days_left: Option<i32>,
+    /// The leaf's SHA-256 fingerprint.
     pub leaf_sha256: String,
+    /// The CA's SHA-256 fingerprint.
     pub ca_sha256: String,
     /// Must always be false: a CA private key anywhere in the directory.
     pub ca_key_present: bool,
@@ -263,6 +293,7 @@ fn ca_key_present(paths: &Paths, ca: &X509) -> bool {
     })
 }
 
+/// The certificate's public facts (no key is read but to look for a CA key).
 pub fn status(paths: &Paths) -> Result<Status, TlsError> {
     let missing = || TlsError::Missing(paths.dir.clone());
     let chain = X509::stack_from_pem(&fs::read(&paths.leaf).map_err(|_| missing())?)?;

@@ -17,26 +17,46 @@ use thiserror::Error;
 pub const NICKNAME: &str = "nhi-bridge local CA";
 /// The hosts-file line the installer adds (the marker lets uninstall find it).
 pub const HOSTS_LINE: &str = "127.0.0.1 iccert.nhi.gov.tw # nhi-bridge";
+/// The host name the official pages use for the component.
 pub const ICCERT: &str = "iccert.nhi.gov.tw";
 /// Where the system store takes extra CAs on Debian/Ubuntu.
 pub const SYSTEM_CA_FILE: &str = "/usr/local/share/ca-certificates/nhi-bridge-local-ca.crt";
 
 const TOOL_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Why a trust store or the hosts file could not be changed or read.
 #[derive(Debug, Error)]
 pub enum TrustError {
+    /// A needed program is not installed.
     #[error("{tool} is not installed ({hint})")]
     ToolMissing {
+        /// Its name.
         tool: &'static str,
+        /// How to install it.
         hint: &'static str,
     },
+    /// A program failed (with its own message).
     #[error("{tool} failed: {detail}")]
-    ToolFailed { tool: &'static str, detail: String },
+    ToolFailed {
+        /// Its name.
+        tool: &'static str,
+        /// What it said.
+        detail: String,
+    },
+    /// A program did not finish in time.
     #[error("{tool} did not finish within {secs} s")]
-    ToolTimeout { tool: &'static str, secs: u64 },
+    ToolTimeout {
+        /// Its name.
+        tool: &'static str,
+        /// The limit it ran into.
+        secs: u64,
+    },
+    /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// Why.
         #[source]
         source: std::io::Error,
     },
@@ -117,7 +137,9 @@ fn sql(db: &Path) -> std::ffi::OsString {
 pub struct NssDb {
     /// "Chrome/Chromium" or "Firefox <profile>".
     pub label: String,
+    /// The database directory (`sql:` format).
     pub dir: PathBuf,
+    /// Whether it belongs to a Firefox profile.
     pub firefox: bool,
 }
 
@@ -348,6 +370,7 @@ pub fn system_install(ca_pem: &Path) -> Result<(), TrustError> {
     }
 }
 
+/// Removes the CA from the system store (Linux: ca-certificates; needs root).
 pub fn system_remove() -> Result<(), TrustError> {
     #[cfg(target_os = "linux")]
     {
@@ -370,8 +393,11 @@ pub fn system_remove() -> Result<(), TrustError> {
 /// One step of installing or removing the trust, for the person watching.
 #[derive(Debug)]
 pub struct Step {
+    /// What the step does, in zh-TW.
     pub zh: String,
+    /// The same in English.
     pub en: String,
+    /// How it went.
     pub result: Result<(), TrustError>,
 }
 
@@ -431,13 +457,17 @@ pub fn remove_everywhere(home: Option<&Path>, hosts: &Path) -> Vec<Step> {
 /// What the hosts file says of `iccert.nhi.gov.tw`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HostsEntry {
+    /// It points to 127.0.0.1 or ::1.
     Loopback,
+    /// It is not there.
     Missing,
     /// Mapped elsewhere (this address).
     Other(String),
+    /// The hosts file could not be read (why).
     Unreadable(String),
 }
 
+/// Where the system keeps its hosts file.
 pub fn default_hosts_file() -> PathBuf {
     if cfg!(windows) {
         PathBuf::from(r"C:\Windows\System32\drivers\etc\hosts")
@@ -453,6 +483,7 @@ pub fn hosts_file() -> PathBuf {
         .unwrap_or_else(default_hosts_file)
 }
 
+/// What `path` says of `iccert.nhi.gov.tw`.
 pub fn hosts_entry(path: &Path) -> HostsEntry {
     let text = match std::fs::read(path) {
         Ok(b) => String::from_utf8_lossy(&b).into_owned(),

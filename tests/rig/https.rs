@@ -367,9 +367,7 @@ impl Daemon {
     /// SIGTERM, then the exit status (within 10 s).
     pub fn stop(mut self) -> std::process::ExitStatus {
         let mut child = self.child.take().expect("running");
-        unsafe {
-            libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
-        }
+        crate::support::terminate(&child);
         match wait_child(&mut child, Duration::from_secs(10)) {
             Some(s) => s,
             None => {

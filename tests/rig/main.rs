@@ -4,6 +4,9 @@
 //!
 //! Needs `scripts/setup-rig.sh` to have installed pcscd and vpcd (it starts pcscd if needed).
 
+// Test and bench code: a failed unwrap is a failed test, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod https;
 mod support;
 

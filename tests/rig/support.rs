@@ -190,9 +190,7 @@ impl Sim {
 
     fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            unsafe {
-                libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
-            }
+            crate::support::terminate(&child);
             if wait_child(&mut child, Duration::from_secs(5)).is_none() {
                 let _ = child.kill();
                 let _ = child.wait();
@@ -221,6 +219,13 @@ impl Drop for Sim {
             return;
         }
         self.stop();
+    }
+}
+
+/// Sends SIGTERM to a child (a card pulled out, a daemon asked to stop).
+pub fn terminate(child: &Child) {
+    if let Some(pid) = rustix::process::Pid::from_raw(child.id() as i32) {
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
     }
 }
 

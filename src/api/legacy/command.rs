@@ -4,10 +4,14 @@
 /// The protocol version the page prepends to its random value (`GetVersion`).
 pub const PROTOCOL_VERSION: &str = "0011";
 
+/// One `/echo` command, matched by prefix as the official component does (§1.3).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
+    /// `GetBasic`: the six profile fields.
     GetBasic,
+    /// `GetRandom`: 16 random digits.
     GetRandom,
+    /// `GetVersion`: the protocol version.
     GetVersion,
     /// `H_Sign?Random=` + the 20-character argument (validated when run).
     HSign(String),
@@ -18,10 +22,12 @@ pub enum Command {
     /// `H_SignIPAndPort?`, `GetHostIPaddr`, `GetHostPort`: deliberately not supported (a page
     /// must not choose the host the component talks to); answered like unknown commands.
     Unsupported,
+    /// Anything else (`9999`).
     Unknown,
 }
 
 impl Command {
+    /// The command a frame's text asks for.
     pub fn parse(frame: &str) -> Command {
         // The official component treats the payload as a C string.
         let text = frame.split('\0').next().unwrap_or("");

@@ -3,8 +3,7 @@
 //! daylight saving since 1979); the daemon uses the same zone by default whatever the machine's
 //! own zone, so a PC set to another zone near midnight still produces what the back end expects.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
+use chrono::{Datelike, FixedOffset, TimeZone, Utc};
 use openssl::hash::{hash, MessageDigest};
 
 use crate::apdu::hex;
@@ -17,33 +16,36 @@ pub const TAIPEI_UTC_OFFSET_MINUTES: i32 = 8 * 60;
 /// A calendar date.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ymd {
+    /// The year (Gregorian).
     pub year: i32,
+    /// The month, 1–12.
     pub month: u32,
+    /// The day of the month.
     pub day: u32,
 }
 
 impl Ymd {
-    /// Days since 1970-01-01 to a civil date (H. Hinnant's algorithm).
-    pub fn from_days(days: i64) -> Ymd {
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z.rem_euclid(146_097);
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-        let year = (yoe + era * 400 + i64::from(month <= 2)) as i32;
-        Ymd { year, month, day }
+    /// The date at `when` (Unix seconds) at the given offset from UTC.
+    pub fn at(unix_secs: i64, utc_offset_minutes: i32) -> Option<Ymd> {
+        let zone = FixedOffset::east_opt(utc_offset_minutes.checked_mul(60)?)?;
+        let date = zone.timestamp_opt(unix_secs, 0).single()?.date_naive();
+        Some(Ymd {
+            year: date.year(),
+            month: date.month(),
+            day: date.day(),
+        })
     }
 
-    /// Today at the given offset from UTC.
+    /// Today at the given offset from UTC (Taiwan when the offset is out of range).
     pub fn today(utc_offset_minutes: i32) -> Ymd {
-        let secs = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
-        Ymd::from_days((secs + i64::from(utc_offset_minutes) * 60).div_euclid(86_400))
+        let now = Utc::now().timestamp();
+        Ymd::at(now, utc_offset_minutes)
+            .or_else(|| Ymd::at(now, TAIPEI_UTC_OFFSET_MINUTES))
+            .unwrap_or(Ymd {
+                year: 1970,
+                month: 1,
+                day: 1,
+            })
     }
 }
 
@@ -110,39 +112,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn civil_dates() {
+    fn dates_at_an_offset() {
+        let ymd = |year, month, day| Some(Ymd { year, month, day });
+        assert_eq!(Ymd::at(0, 0), ymd(1970, 1, 1));
+        assert_eq!(Ymd::at(11_016 * 86_400, 0), ymd(2000, 2, 29));
+        assert_eq!(Ymd::at(-1, 0), ymd(1969, 12, 31));
+        // 2026-12-31 16:30 UTC is already 2027-01-01 in Taipei.
+        let new_year_eve = 20_818 * 86_400 + 16 * 3600 + 30 * 60;
+        assert_eq!(Ymd::at(new_year_eve, 0), ymd(2026, 12, 31));
         assert_eq!(
-            Ymd::from_days(0),
-            Ymd {
-                year: 1970,
-                month: 1,
-                day: 1
-            }
+            Ymd::at(new_year_eve, TAIPEI_UTC_OFFSET_MINUTES),
+            ymd(2027, 1, 1)
         );
-        assert_eq!(
-            Ymd::from_days(11_016),
-            Ymd {
-                year: 2000,
-                month: 2,
-                day: 29
-            }
-        );
-        assert_eq!(
-            Ymd::from_days(20_819),
-            Ymd {
-                year: 2027,
-                month: 1,
-                day: 1
-            }
-        );
-        assert_eq!(
-            Ymd::from_days(-1),
-            Ymd {
-                year: 1969,
-                month: 12,
-                day: 31
-            }
-        );
+        assert_eq!(Ymd::at(0, 100_000), None);
     }
 
     #[test]

@@ -54,6 +54,7 @@ fn image(json: &str) -> Response {
     resp
 }
 
+/// Serves one `/api/...` request that passed the guard.
 pub async fn route(state: &AppState, req: Request) -> Response {
     let endpoint = req.path.strip_prefix("/api/").unwrap_or_default();
     match (endpoint, &req.method) {

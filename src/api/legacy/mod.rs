@@ -58,6 +58,7 @@ fn hsign_code(code: ErrorCode) -> Code {
     }
 }
 
+/// `GetVersion`'s payload.
 pub fn version() -> &'static str {
     PROTOCOL_VERSION
 }
@@ -82,12 +83,19 @@ async fn basic(state: &AppState) -> Result<Arc<CardReadout>, Code> {
 
 /// The GetBasic fields: card_no, id_no, name, birth (ROC), sex, card-data flag.
 pub struct BasicFields<'a> {
+    /// 卡號.
     pub card_no: &'a str,
+    /// 身分證號.
     pub id_no: &'a str,
+    /// 姓名, Unicode.
     pub name: &'a str,
+    /// 姓名 as the card holds it (Big5).
     pub name_big5: &'a [u8],
+    /// 出生日期, ROC `yyyMMdd`.
     pub birthday: String,
+    /// `M` or `F`.
     pub sex: char,
+    /// The first character of `CA 24` (`card_termination`).
     pub flag: char,
 }
 
@@ -114,6 +122,7 @@ pub async fn get_basic(state: &AppState) -> Result<String, Code> {
     ))
 }
 
+/// Reads the card and hands its GetBasic fields to `build` (for the HTTP variant's JSON).
 pub async fn get_basic_fields<T>(
     state: &AppState,
     build: impl FnOnce(BasicFields<'_>) -> T,
@@ -122,6 +131,7 @@ pub async fn get_basic_fields<T>(
     Ok(build(fields(&r)))
 }
 
+/// `H_Sign?Random=…`: the 256-character signature, or the legacy code.
 pub async fn h_sign(state: &AppState, argument: &str) -> Result<String, Code> {
     let Some(arg) = HSignArgument::parse(argument) else {
         return Err(ErrorCode::BadRequest.code());
@@ -132,6 +142,7 @@ pub async fn h_sign(state: &AppState, argument: &str) -> Result<String, Code> {
     })
 }
 
+/// `EnCrypt?Pwd=…`: the encrypted password, or the legacy code.
 pub async fn encrypt(state: &AppState, password: &str) -> Result<String, Code> {
     // The length is checked before the card is touched, as in the official component.
     let trimmed = password.trim_end();
@@ -147,6 +158,7 @@ pub async fn encrypt(state: &AppState, password: &str) -> Result<String, Code> {
     crypto::encrypt_password(r.profile.card_no.as_str(), trimmed, date).map_err(|c| c.code())
 }
 
+/// `SecureGetBasicWithParam`: the encrypted profile, or the legacy code.
 pub async fn secure_basic(state: &AppState) -> Result<String, Code> {
     let r = basic(state).await?;
     let f = fields(&r);

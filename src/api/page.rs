@@ -14,6 +14,7 @@ use serde::Serialize;
 use warp::reply::Response;
 
 use super::AppState;
+use crate::diag::texts;
 use crate::tls::trust::{self, HostsEntry};
 
 const STYLE: &str = r#"
@@ -147,6 +148,7 @@ struct Texts {
     copied: &'static str,
 }
 
+// The sentences `nhi-bridge check` says too come from `diag::texts`.
 const TEXTS: Texts = Texts {
     daemon_zh: "元件執行中，版本",
     daemon_en: "The component is running, version",
@@ -154,26 +156,24 @@ const TEXTS: Texts = Texts {
     daemon_down_en: "Lost the connection to the component",
     daemon_fix_zh: "請重新啟動「健保卡讀卡機元件」後重新整理此頁",
     daemon_fix_en: "Restart the component, then reload this page",
-    pcsc_ok_zh: "讀卡機服務（PC/SC）運作中",
-    pcsc_ok_en: "The smart-card service (PC/SC) is running",
-    pcsc_bad_zh: "讀卡機服務（PC/SC）未執行",
-    pcsc_bad_en: "The smart-card service (PC/SC) is not running",
-    pcsc_fix_zh:
-        "請啟動讀卡機服務（Windows：Smart Card 服務；Linux：pcscd），詳見 nhi-bridge check",
-    pcsc_fix_en:
-        "Start the smart-card service (Windows: Smart Card; Linux: pcscd); see `nhi-bridge check`",
-    readers_ok_zh: "讀卡機：",
-    readers_ok_en: "Readers: ",
-    readers_bad_zh: "找不到讀卡機",
-    readers_bad_en: "No card reader found",
-    readers_fix_zh: "請將讀卡機接上電腦（換一個 USB 孔試試）",
-    readers_fix_en: "Plug the card reader in (try another USB port)",
-    card_ok_zh: "已插入卡片：",
-    card_ok_en: "Card inserted: ",
-    card_bad_zh: "尚未插入健保卡",
-    card_bad_en: "No card inserted",
-    card_fix_zh: "請將健保卡晶片朝上插入讀卡機",
-    card_fix_en: "Insert the NHI card, chip side up",
+    pcsc_ok_zh: texts::PCSC_UP.zh,
+    pcsc_ok_en: texts::PCSC_UP.en,
+    pcsc_bad_zh: texts::PCSC_DOWN.zh,
+    pcsc_bad_en: texts::PCSC_DOWN.en,
+    pcsc_fix_zh: texts::PCSC_FIX.zh,
+    pcsc_fix_en: texts::PCSC_FIX.en,
+    readers_ok_zh: texts::READERS.zh,
+    readers_ok_en: texts::READERS.en,
+    readers_bad_zh: texts::NO_READER.zh,
+    readers_bad_en: texts::NO_READER.en,
+    readers_fix_zh: texts::NO_READER_FIX.zh,
+    readers_fix_en: texts::NO_READER_FIX.en,
+    card_ok_zh: texts::CARD_IN.zh,
+    card_ok_en: texts::CARD_IN.en,
+    card_bad_zh: texts::NO_CARD.zh,
+    card_bad_en: texts::NO_CARD.en,
+    card_fix_zh: texts::NO_CARD_FIX.zh,
+    card_fix_en: texts::NO_CARD_FIX.en,
     ready_zh: "可以開始使用",
     ready_en: "Ready: you can go ahead",
     not_ready_zh: "尚未就緒：請依照下方標示 ✘ 的項目處理",
@@ -244,19 +244,16 @@ pub fn status_page(state: &AppState) -> Response {
             "hosts",
             hosts_ok,
             if hosts_ok {
-                "iccert.nhi.gov.tw 指向本機"
+                texts::HOSTS_OK.zh
             } else {
-                "hosts 檔中沒有 iccert.nhi.gov.tw → 127.0.0.1"
+                texts::HOSTS_MISSING.zh
             },
             if hosts_ok {
-                "iccert.nhi.gov.tw points to this computer"
+                texts::HOSTS_OK.en
             } else {
-                "The hosts file lacks iccert.nhi.gov.tw → 127.0.0.1"
+                texts::HOSTS_MISSING.en
             },
-            Some((
-                "以系統管理員身分執行 nhi-bridge cert install",
-                "Run `nhi-bridge cert install` as administrator",
-            )),
+            Some((texts::TRUST_FIX.zh, texts::TRUST_FIX.en)),
         ),
         row(
             "pcsc",

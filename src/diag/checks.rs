@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::probe::{self, Probe};
+use super::texts::{self, Text};
 use super::{Check, Report, Status};
 use crate::config::Config;
 use crate::reader::Pcsc;
@@ -50,30 +51,8 @@ fn fix_start_daemon() -> (String, String) {
     }
 }
 
-fn fix_pcsc() -> (String, String) {
-    if cfg!(windows) {
-        pair(
-            "在「服務」中啟動「Smart Card（智慧卡）」服務，並設為自動",
-            "Start the \"Smart Card\" (SCardSvr) service in Services and set it to Automatic",
-        )
-    } else if cfg!(target_os = "macos") {
-        pair(
-            "重新插拔讀卡機；若仍失敗請重新開機",
-            "Re-plug the reader; if that fails, restart the Mac",
-        )
-    } else {
-        pair(
-            "執行 sudo apt install pcscd 並 sudo systemctl enable --now pcscd.socket",
-            "Run `sudo apt install pcscd` and `sudo systemctl enable --now pcscd.socket`",
-        )
-    }
-}
-
-fn fix_trust() -> (String, String) {
-    pair(
-        "以系統管理員身分執行 nhi-bridge cert install，然後重新開啟瀏覽器",
-        "Run `nhi-bridge cert install` as administrator (sudo), then restart the browser",
-    )
+fn text(t: Text) -> (String, String) {
+    pair(t.zh, t.en)
 }
 
 fn needs(first: &str) -> (String, String) {
@@ -83,16 +62,103 @@ fn needs(first: &str) -> (String, String) {
     )
 }
 
-/// Runs every check in order.
-pub fn run(env: &Env) -> Report {
-    let port = env.config.port;
-    let paths = tls::Paths::new(&env.data_dir);
-    let mut out = Vec::new();
+/// What the checks look at, gathered once: the daemon's answer, the certificate files, PC/SC.
+struct Facts<'a> {
+    env: &'a Env,
+    port: u16,
+    paths: tls::Paths,
+    probe: Probe,
+    status: Result<tls::Status, tls::TlsError>,
+    leaf: Option<openssl::x509::X509>,
+    ca: Option<openssl::x509::X509>,
+    pcsc: Arc<Pcsc>,
+    pcsc_up: bool,
+    readers: Vec<crate::reader::ReaderInfo>,
+}
 
-    // Daemon and port.
-    let probe = probe::status(port, &paths.ca, Duration::from_secs(3));
-    let daemon_up = matches!(probe, Probe::Status(_));
-    out.push(match &probe {
+impl Facts<'_> {
+    fn gather(env: &Env) -> Facts<'_> {
+        let port = env.config.port;
+        let paths = tls::Paths::new(&env.data_dir);
+        let probe = probe::status(port, &paths.ca, Duration::from_secs(3));
+        let status = tls::status(&paths);
+        let leaf = std::fs::read(&paths.leaf)
+            .ok()
+            .and_then(|b| openssl::x509::X509::stack_from_pem(&b).ok())
+            .and_then(|s| s.into_iter().next());
+        let ca = std::fs::read(&paths.ca)
+            .ok()
+            .and_then(|b| openssl::x509::X509::from_pem(&b).ok());
+        let pcsc = Arc::new(Pcsc::new());
+        let pcsc_up = pcsc.is_available();
+        let readers = if pcsc_up {
+            pcsc.readers().unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        Facts {
+            env,
+            port,
+            paths,
+            probe,
+            status,
+            leaf,
+            ca,
+            pcsc,
+            pcsc_up,
+            readers,
+        }
+    }
+
+    fn daemon_up(&self) -> bool {
+        matches!(self.probe, Probe::Status(_))
+    }
+
+    fn with_card(&self) -> Vec<&str> {
+        self.readers
+            .iter()
+            .filter(|r| r.card_present)
+            .map(|r| r.name.as_str())
+            .collect()
+    }
+}
+
+fn renew() -> (String, String) {
+    pair(
+        "執行 nhi-bridge cert renew 與 nhi-bridge cert install，然後重新啟動元件",
+        "Run `nhi-bridge cert renew` and `nhi-bridge cert install`, then restart the component",
+    )
+}
+
+/// Runs every check in order (the order docs/self-check.md lists).
+pub fn run(env: &Env) -> Report {
+    let f = Facts::gather(env);
+    let mut out = vec![
+        daemon(&f),
+        port(&f),
+        tls_leaf(&f),
+        tls_ca_key(&f),
+        tls_key_mode(&f),
+        trust_system(&f),
+    ];
+    out.extend(trust_browsers(&f));
+    out.extend([hosts(&f), pcsc(&f), readers(&f), card(&f), card_nhi(&f)]);
+    out.push(clock(f.leaf.as_ref()));
+    if env.online {
+        out.push(sam(&f));
+    }
+    Report::new(
+        out,
+        crate::logging::log_file(&env.data_dir)
+            .display()
+            .to_string(),
+    )
+}
+
+/// `daemon`: does this installation's component answer on its port?
+fn daemon(f: &Facts<'_>) -> Check {
+    let port = f.port;
+    match &f.probe {
         Probe::Status(v) => Check::ok(
             "daemon",
             format!("元件執行中（版本 {}）", v["daemon"]["version"].as_str().unwrap_or("?")),
@@ -113,8 +179,13 @@ pub fn run(env: &Env) -> Report {
             ),
             pair("請見「port」項目；若是本元件，請重新啟動它", "See `port`; if it is this component, restart it"),
         ),
-    });
-    out.push(match (daemon_up, crate::server::port::holder(port)) {
+    }
+}
+
+/// `port`: who holds the port when the component does not answer.
+fn port(f: &Facts<'_>) -> Check {
+    let port = f.port;
+    match (f.daemon_up(), crate::server::port::holder(port)) {
         (true, _) => Check::ok(
             "port",
             format!("連接埠 {port} 由本元件使用"),
@@ -164,22 +235,12 @@ pub fn run(env: &Env) -> Report {
                 },
             )
         }
-    });
+    }
+}
 
-    // Certificate.
-    let status = tls::status(&paths);
-    let leaf = std::fs::read(&paths.leaf)
-        .ok()
-        .and_then(|b| openssl::x509::X509::stack_from_pem(&b).ok())
-        .and_then(|s| s.into_iter().next());
-    let ca = std::fs::read(&paths.ca)
-        .ok()
-        .and_then(|b| openssl::x509::X509::from_pem(&b).ok());
-    let renew = pair(
-        "執行 nhi-bridge cert renew 與 nhi-bridge cert install，然後重新啟動元件",
-        "Run `nhi-bridge cert renew` and `nhi-bridge cert install`, then restart the component",
-    );
-    out.push(match &status {
+/// `tls.leaf`: the certificate exists, fits together and is not about to expire.
+fn tls_leaf(f: &Facts<'_>) -> Check {
+    match &f.status {
         Ok(s) => match s.days_left {
             Some(d) if d >= tls::RENEW_WITHIN_DAYS => Check::ok(
                 "tls.leaf",
@@ -193,13 +254,13 @@ pub fn run(env: &Env) -> Report {
                     format!("憑證將於 {d} 天後到期"),
                     format!("The certificate expires in {d} days"),
                 ),
-                renew.clone(),
+                renew(),
             ),
             _ => Check::bad(
                 "tls.leaf",
                 Status::Fail,
                 pair("憑證已過期", "The certificate has expired"),
-                renew.clone(),
+                renew(),
             ),
         },
         Err(e) => Check::bad(
@@ -209,10 +270,14 @@ pub fn run(env: &Env) -> Report {
                 format!("找不到可用的憑證（{e}）"),
                 format!("No usable certificate ({e})"),
             ),
-            renew.clone(),
+            renew(),
         ),
-    });
-    out.push(match &status {
+    }
+}
+
+/// `tls.ca_key`: no CA private key exists.
+fn tls_ca_key(f: &Facts<'_>) -> Check {
+    match &f.status {
         Ok(s) if !s.ca_key_present => Check::ok(
             "tls.ca_key",
             "CA 私鑰已銷毀（正確）",
@@ -222,29 +287,33 @@ pub fn run(env: &Env) -> Report {
             "tls.ca_key",
             Status::Fail,
             pair("資料目錄中存在 CA 私鑰，任何人取得即可偽造網站", "A CA private key exists in the data directory: anyone holding it can impersonate web sites"),
-            renew.clone(),
+            renew(),
         ),
         Err(_) => Check::bad("tls.ca_key", Status::Fail, pair("沒有憑證可檢查", "No certificate to check"), needs("tls.leaf")),
-    });
-    out.push(if tls::key_exposed(&paths) {
+    }
+}
+
+/// `tls.key_mode`: the leaf key is its owner's alone.
+fn tls_key_mode(f: &Facts<'_>) -> Check {
+    if tls::key_exposed(&f.paths) {
         Check::bad(
             "tls.key_mode",
             Status::Fail,
             pair(
-                format!("私鑰檔 {} 其他使用者可讀取", paths.key.display()),
+                format!("私鑰檔 {} 其他使用者可讀取", f.paths.key.display()),
                 format!(
                     "The private key {} is readable by other users",
-                    paths.key.display()
+                    f.paths.key.display()
                 ),
             ),
             pair(
                 format!(
                     "執行 chmod 600 {}（或 nhi-bridge cert renew）",
-                    paths.key.display()
+                    f.paths.key.display()
                 ),
                 format!(
                     "Run `chmod 600 {}` (or `nhi-bridge cert renew`)",
-                    paths.key.display()
+                    f.paths.key.display()
                 ),
             ),
         )
@@ -254,10 +323,12 @@ pub fn run(env: &Env) -> Report {
             "私鑰檔只有本人可讀取",
             "The private key is readable by its owner only",
         )
-    });
+    }
+}
 
-    // Trust.
-    out.push(match &leaf {
+/// `trust.system`: the system store accepts the leaf.
+fn trust_system(f: &Facts<'_>) -> Check {
+    match &f.leaf {
         Some(l) if trust::system_trusts(l) => Check::ok(
             "trust.system",
             "系統憑證庫信任本元件的 CA",
@@ -270,7 +341,7 @@ pub fn run(env: &Env) -> Report {
                 "系統憑證庫尚未信任本元件的 CA",
                 "The system store does not trust the component's CA",
             ),
-            fix_trust(),
+            text(texts::TRUST_FIX),
         ),
         None => Check::bad(
             "trust.system",
@@ -278,8 +349,13 @@ pub fn run(env: &Env) -> Report {
             pair("沒有憑證可檢查", "No certificate to check"),
             needs("tls.leaf"),
         ),
-    });
-    if let (Some(home), Some(ca)) = (&env.home, &ca) {
+    }
+}
+
+/// `trust.nss` and `trust.firefox`: each browser database trusts the CA.
+fn trust_browsers(f: &Facts<'_>) -> Vec<Check> {
+    let mut out = Vec::new();
+    if let (Some(home), Some(ca)) = (&f.env.home, &f.ca) {
         for db in trust::nss_dbs(home) {
             let id = if db.firefox {
                 "trust.firefox"
@@ -295,7 +371,7 @@ pub fn run(env: &Env) -> Report {
                             "尚無 Chrome/Chromium 憑證資料庫（未使用過 Chrome？）",
                             "No Chrome/Chromium certificate database yet (Chrome never used?)",
                         ),
-                        fix_trust(),
+                        text(texts::TRUST_FIX),
                     )
                     .target(db.label),
                 );
@@ -315,7 +391,7 @@ pub fn run(env: &Env) -> Report {
                         format!("{} 尚未信任本元件的 CA", db.label),
                         format!("{} does not trust the component's CA", db.label),
                     ),
-                    fix_trust(),
+                    text(texts::TRUST_FIX),
                 )
                 .target(db.label),
                 Err(e) => Check::bad(
@@ -334,108 +410,107 @@ pub fn run(env: &Env) -> Report {
             });
         }
     }
+    out
+}
 
-    // Hosts entry.
-    out.push(match trust::hosts_entry(&env.hosts_file) {
-        trust::HostsEntry::Loopback => Check::ok("hosts", "iccert.nhi.gov.tw 指向本機 127.0.0.1", "iccert.nhi.gov.tw points to this computer (127.0.0.1)"),
+/// `hosts`: `iccert.nhi.gov.tw` points to this computer.
+fn hosts(f: &Facts<'_>) -> Check {
+    match trust::hosts_entry(&f.env.hosts_file) {
+        trust::HostsEntry::Loopback => Check::ok("hosts", texts::HOSTS_OK.zh, texts::HOSTS_OK.en),
         other => {
             let (zh, en) = match other {
-                trust::HostsEntry::Other(ip) => (format!("iccert.nhi.gov.tw 指向 {ip}，不是本機"), format!("iccert.nhi.gov.tw points to {ip}, not this computer")),
-                trust::HostsEntry::Unreadable(e) => (format!("無法讀取 hosts 檔：{e}"), format!("The hosts file cannot be read: {e}")),
-                _ => ("hosts 檔中沒有 iccert.nhi.gov.tw".to_owned(), "iccert.nhi.gov.tw is missing from the hosts file".to_owned()),
+                trust::HostsEntry::Other(ip) => (
+                    format!("iccert.nhi.gov.tw 指向 {ip}，不是本機"),
+                    format!("iccert.nhi.gov.tw points to {ip}, not this computer"),
+                ),
+                trust::HostsEntry::Unreadable(e) => (
+                    format!("無法讀取 hosts 檔：{e}"),
+                    format!("The hosts file cannot be read: {e}"),
+                ),
+                _ => text(texts::HOSTS_MISSING),
             };
             Check::bad(
                 "hosts",
                 Status::Fail,
                 (zh, en),
                 pair(
-                    format!("以系統管理員身分執行 nhi-bridge cert install（會在 {} 加入「127.0.0.1 iccert.nhi.gov.tw」）", env.hosts_file.display()),
-                    format!("Run `nhi-bridge cert install` as administrator (adds `127.0.0.1 iccert.nhi.gov.tw` to {})", env.hosts_file.display()),
+                    format!("以系統管理員身分執行 nhi-bridge cert install（會在 {} 加入「127.0.0.1 iccert.nhi.gov.tw」）", f.env.hosts_file.display()),
+                    format!("Run `nhi-bridge cert install` as administrator (adds `127.0.0.1 iccert.nhi.gov.tw` to {})", f.env.hosts_file.display()),
                 ),
             )
         }
-    });
+    }
+}
 
-    // PC/SC, reader, card.
-    let pcsc = Arc::new(Pcsc::new());
-    let pcsc_up = pcsc.is_available();
-    out.push(if pcsc_up {
-        Check::ok(
-            "pcsc",
-            "讀卡機服務（PC/SC）運作中",
-            "The PC/SC smart-card service is running",
-        )
+/// `pcsc`: the smart-card service answers.
+fn pcsc(f: &Facts<'_>) -> Check {
+    if f.pcsc_up {
+        Check::ok("pcsc", texts::PCSC_UP.zh, texts::PCSC_UP.en)
     } else {
         Check::bad(
             "pcsc",
             Status::Fail,
-            pair(
-                "讀卡機服務（PC/SC）未執行",
-                "The PC/SC smart-card service is not running",
-            ),
-            fix_pcsc(),
+            text(texts::PCSC_DOWN),
+            text(texts::PCSC_FIX),
         )
-    });
-    let readers = if pcsc_up {
-        pcsc.readers().unwrap_or_default()
-    } else {
-        Vec::new()
-    };
-    out.push(if !pcsc_up {
+    }
+}
+
+/// `readers`: at least one reader is connected.
+fn readers(f: &Facts<'_>) -> Check {
+    if !f.pcsc_up {
         Check::bad(
             "readers",
             Status::Fail,
             pair("無法列出讀卡機", "Cannot list readers"),
             needs("pcsc"),
         )
-    } else if readers.is_empty() {
+    } else if f.readers.is_empty() {
         Check::bad(
             "readers",
             Status::Fail,
-            pair("找不到讀卡機", "No card reader found"),
-            pair(
-                "請將讀卡機接上電腦（換一個 USB 孔試試）",
-                "Plug the card reader in (try another USB port)",
-            ),
+            text(texts::NO_READER),
+            text(texts::NO_READER_FIX),
         )
     } else {
-        let names: Vec<&str> = readers.iter().map(|r| r.name.as_str()).collect();
+        let names: Vec<&str> = f.readers.iter().map(|r| r.name.as_str()).collect();
         Check::ok(
             "readers",
-            format!("讀卡機：{}", names.join("、")),
-            format!("Readers: {}", names.join(", ")),
+            format!("{}{}", texts::READERS.zh, names.join("、")),
+            format!("{}{}", texts::READERS.en, names.join(", ")),
         )
-    });
-    let with_card: Vec<&str> = readers
-        .iter()
-        .filter(|r| r.card_present)
-        .map(|r| r.name.as_str())
-        .collect();
-    out.push(if readers.is_empty() {
+    }
+}
+
+/// `card`: a card is in a reader.
+fn card(f: &Facts<'_>) -> Check {
+    let with_card = f.with_card();
+    if f.readers.is_empty() {
         Check::bad(
             "card",
             Status::Fail,
             pair("無法檢查卡片", "Cannot check for a card"),
-            needs(if pcsc_up { "readers" } else { "pcsc" }),
+            needs(if f.pcsc_up { "readers" } else { "pcsc" }),
         )
     } else if with_card.is_empty() {
         Check::bad(
             "card",
             Status::Fail,
-            pair("讀卡機中沒有卡片", "No card in the reader"),
-            pair(
-                "請將健保卡晶片朝上、朝讀卡機方向插入",
-                "Insert the NHI card chip side up, chip first",
-            ),
+            text(texts::NO_CARD),
+            text(texts::NO_CARD_FIX),
         )
     } else {
         Check::ok(
             "card",
-            format!("已插卡（{}）", with_card.join("、")),
-            format!("A card is inserted ({})", with_card.join(", ")),
+            format!("{}{}", texts::CARD_IN.zh, with_card.join("、")),
+            format!("{}{}", texts::CARD_IN.en, with_card.join(", ")),
         )
-    });
-    out.push(if with_card.is_empty() {
+    }
+}
+
+/// `card.nhi`: the card is an NHI card and reads (number shown masked).
+fn card_nhi(f: &Facts<'_>) -> Check {
+    if f.with_card().is_empty() {
         Check::bad(
             "card.nhi",
             Status::Fail,
@@ -443,8 +518,8 @@ pub fn run(env: &Env) -> Report {
             needs("card"),
         )
     } else {
-        let preferred = env.config.reader.clone();
-        let p = pcsc.clone();
+        let preferred = f.env.config.reader.clone();
+        let p = f.pcsc.clone();
         let read = crate::service::run_with_timeout(
             Duration::from_secs(10),
             move |abandoned: &AtomicBool| {
@@ -472,51 +547,39 @@ pub fn run(env: &Env) -> Report {
                 ),
             ),
         }
-    });
-
-    // Clock and time zone.
-    out.push(clock(leaf.as_ref()));
-
-    // Cloud SAM.
-    if env.online {
-        out.push(
-            match crate::sam::check_service(
-                &env.config.sam(),
-                std::time::Instant::now() + Duration::from_secs(env.config.hsign_timeout_secs),
-            ) {
-                Ok(()) => Check::ok(
-                    "sam",
-                    "健保署雲端安全模組連線正常",
-                    "The NHI cloud SAM answers",
-                ),
-                Err(code) => Check::bad(
-                    "sam",
-                    Status::Fail,
-                    pair(
-                        format!("[{code}] {}", code.message_zh()),
-                        format!("[{code}] {}", code.message_en()),
-                    ),
-                    pair(
-                        format!(
-                            "確認網路可連到 {}（防火牆或 proxy 是否阻擋 TCP 443）",
-                            env.config.sam_endpoint
-                        ),
-                        format!(
-                            "Make sure {} is reachable (is a firewall or proxy blocking TCP 443?)",
-                            env.config.sam_endpoint
-                        ),
-                    ),
-                ),
-            },
-        );
     }
+}
 
-    Report::new(
-        out,
-        crate::logging::log_file(&env.data_dir)
-            .display()
-            .to_string(),
-    )
+/// `sam` (with `--online`): the NHI cloud SAM answers its service check.
+fn sam(f: &Facts<'_>) -> Check {
+    match crate::sam::check_service(
+        &f.env.config.sam(),
+        std::time::Instant::now() + Duration::from_secs(f.env.config.hsign_timeout_secs),
+    ) {
+        Ok(()) => Check::ok(
+            "sam",
+            "健保署雲端安全模組連線正常",
+            "The NHI cloud SAM answers",
+        ),
+        Err(code) => Check::bad(
+            "sam",
+            Status::Fail,
+            pair(
+                format!("[{code}] {}", code.message_zh()),
+                format!("[{code}] {}", code.message_en()),
+            ),
+            pair(
+                format!(
+                    "確認網路可連到 {}（防火牆或 proxy 是否阻擋 TCP 443）",
+                    f.env.config.sam_endpoint
+                ),
+                format!(
+                    "Make sure {} is reachable (is a firewall or proxy blocking TCP 443?)",
+                    f.env.config.sam_endpoint
+                ),
+            ),
+        ),
+    }
 }
 
 /// Whether a command line runs the nhi-bridge executable itself.

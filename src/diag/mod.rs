@@ -10,6 +10,7 @@ pub mod bundle;
 pub mod checks;
 pub mod probe;
 pub mod redact;
+pub mod texts;
 
 use serde::Serialize;
 

@@ -21,6 +21,8 @@ cargo clippy --workspace --all-targets -- -D warnings
 cargo build --workspace --all-targets
 
 bash scripts/schemathesis.sh
+# The Linux installer: build the .deb, install it, use it as a new user, purge it.
+bash scripts/test-deb.sh
 fuzz_secs=${NHI_FUZZ_SECS:-30}
 if [ "$fuzz_secs" != 0 ]; then
   bash scripts/fuzz.sh "$fuzz_secs"

@@ -50,6 +50,23 @@ pub fn main(args: RunArgs, data_dir: PathBuf, verbose: u8) -> ExitCode {
         log::info!("no tray icon in this version; running headless");
     }
 
+    // One daemon per user (per data directory): the systemd user unit and the XDG autostart
+    // entry may both start one; the second leaves quietly.
+    let _instance = match single_instance(&data_dir) {
+        Ok(Some(lock)) => lock,
+        Ok(None) => {
+            eprintln!(
+                "nhi-bridge 已在執行 is already running for this user ({})",
+                data_dir.display()
+            );
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("錯誤 Error: {}: {e}", data_dir.display());
+            return ExitCode::from(EXIT_UNAVAILABLE);
+        }
+    };
+
     let paths = tls::Paths::new(&data_dir);
     let material = match tls::ensure(&paths) {
         Ok((m, None)) => m,
@@ -65,6 +82,9 @@ pub fn main(args: RunArgs, data_dir: PathBuf, verbose: u8) -> ExitCode {
             return ExitCode::from(EXIT_UNAVAILABLE);
         }
     };
+    if args.trust_browsers {
+        trust_browsers(&paths, &material.ca);
+    }
     let acceptor = match tls::acceptor(&material) {
         Ok(a) => a,
         Err(e) => {
@@ -183,6 +203,36 @@ async fn serve(cfg: Config, acceptor: openssl::ssl::SslAcceptor, ca_path: PathBu
     }
     log::info!("stopped");
     ExitCode::SUCCESS
+}
+
+/// Holds `<data dir>/daemon.lock` for the life of the daemon; `None` when another holds it.
+fn single_instance(data_dir: &std::path::Path) -> std::io::Result<Option<std::fs::File>> {
+    std::fs::create_dir_all(data_dir)?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(data_dir.join("daemon.lock"))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => Err(e),
+    }
+}
+
+/// This user's browsers trust the current CA (no administrator rights needed); each database's
+/// outcome is logged, and a failure does not stop the daemon.
+fn trust_browsers(paths: &tls::Paths, ca: &openssl::x509::X509) {
+    let Some(home) = directories::BaseDirs::new().map(|d| d.home_dir().to_path_buf()) else {
+        log::warn!("no home directory: browsers were not set up to trust the component");
+        return;
+    };
+    for step in tls::trust::trust_in_browsers(&home, &paths.ca, ca) {
+        match step.result {
+            Ok(()) => log::info!("{} trusts the component's CA", step.en),
+            Err(e) => log::warn!("{} could not be set up: {e}", step.en),
+        }
+    }
 }
 
 async fn wait_for_signal() {

@@ -140,6 +140,11 @@ pub struct RunArgs {
     /// Port on 127.0.0.1/::1 (default from the config file, else 7777).
     #[arg(long)]
     pub port: Option<u16>,
+    /// Make this user's browsers (Chrome/Chromium's NSS database, created when absent, and
+    /// every Firefox profile) trust the current CA, and no older CA of ours, before serving. The
+    /// installed autostart entries pass it; no administrator rights are needed.
+    #[arg(long)]
+    pub trust_browsers: bool,
     /// Configuration file (TOML). Default: the per-user config directory's config.toml.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -156,13 +161,32 @@ struct TargetArgs {
     config: Option<PathBuf>,
 }
 
+/// What `cert install|uninstall` touches.
+#[derive(clap::ValueEnum, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    /// The system store (administrator).
+    System,
+    /// This user's Chrome/Chromium and Firefox NSS databases.
+    Browsers,
+    /// The `iccert.nhi.gov.tw` line of the hosts file (administrator).
+    Hosts,
+}
+
 #[derive(Subcommand)]
 enum CertAction {
     /// Trust the CA in the system store, Chrome/Chromium's and every Firefox profile's NSS
     /// database, and add `127.0.0.1 iccert.nhi.gov.tw` to the hosts file (needs administrator).
-    Install,
+    Install {
+        /// Only this place (the package's scripts use `--only hosts`).
+        #[arg(long, value_enum)]
+        only: Option<Place>,
+    },
     /// Undo `install`.
-    Uninstall,
+    Uninstall {
+        /// Only this place.
+        #[arg(long, value_enum)]
+        only: Option<Place>,
+    },
     /// Show the certificate: subject, names, fingerprints, validity, and that no CA key exists.
     Status {
         /// Print JSON.
@@ -459,6 +483,16 @@ fn report_steps(steps: &[tls::trust::Step]) -> Result<(), Failure> {
     })
 }
 
+impl From<Place> for tls::trust::Place {
+    fn from(p: Place) -> tls::trust::Place {
+        match p {
+            Place::System => tls::trust::Place::System,
+            Place::Browsers => tls::trust::Place::Browser,
+            Place::Hosts => tls::trust::Place::Hosts,
+        }
+    }
+}
+
 fn cert_io(e: impl std::fmt::Display) -> Failure {
     Failure::Status {
         message: e.to_string(),
@@ -470,23 +504,30 @@ fn cert(action: CertAction, data_dir: &std::path::Path) -> Result<(), Failure> {
     let paths = tls::Paths::new(data_dir);
     let home = directories::BaseDirs::new().map(|d| d.home_dir().to_path_buf());
     match action {
-        CertAction::Install => {
-            let (_, issued) = tls::ensure(&paths).map_err(cert_io)?;
-            if let Some(reason) = issued {
-                say!("已產生新的憑證 New certificate issued ({reason})");
+        CertAction::Install { only } => {
+            // The hosts line needs no certificate: the package's postinst makes none for root.
+            if only != Some(Place::Hosts) {
+                let (_, issued) = tls::ensure(&paths).map_err(cert_io)?;
+                if let Some(reason) = issued {
+                    say!("已產生新的憑證 New certificate issued ({reason})");
+                }
             }
             let steps = tls::trust::install_everywhere(
                 &paths.ca,
                 home.as_deref(),
                 &tls::trust::hosts_file(),
+                only.map(Place::into),
             );
             report_steps(&steps)?;
-            say!("請重新開啟瀏覽器 — restart the browser");
+            if only != Some(Place::Hosts) {
+                say!("請重新開啟瀏覽器 — restart the browser");
+            }
             Ok(())
         }
-        CertAction::Uninstall => report_steps(&tls::trust::remove_everywhere(
+        CertAction::Uninstall { only } => report_steps(&tls::trust::remove_everywhere(
             home.as_deref(),
             &tls::trust::hosts_file(),
+            only.map(Place::into),
         )),
         CertAction::Renew => {
             tls::issue_and_store(&paths, tls::ca::LEAF_DAYS).map_err(cert_io)?;

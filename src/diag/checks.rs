@@ -334,6 +334,20 @@ fn trust_system(f: &Facts<'_>) -> Check {
             "系統憑證庫信任本元件的 CA",
             "The system store trusts the component's CA",
         ),
+        // Browsers on Linux trust through their NSS databases (the rows below), which each
+        // user's component sets up itself; only non-browser programs (curl) read this store.
+        Some(_) if cfg!(target_os = "linux") => Check::bad(
+            "trust.system",
+            Status::Warn,
+            pair(
+                "系統憑證庫尚未信任本元件的 CA（瀏覽器不受影響：它們使用下列各自的憑證庫）",
+                "The system store does not trust the component's CA (browsers are not affected: they use their own stores, below)",
+            ),
+            pair(
+                "只有 curl 等非瀏覽器程式需要：sudo nhi-bridge --data-dir ~/.local/share/nhi-bridge cert install --only system",
+                "Only non-browser programs such as curl need it: `sudo nhi-bridge --data-dir ~/.local/share/nhi-bridge cert install --only system`",
+            ),
+        ),
         Some(_) => Check::bad(
             "trust.system",
             Status::Fail,

@@ -390,9 +390,22 @@ pub fn system_remove() -> Result<(), TrustError> {
     }
 }
 
+/// Where trust is installed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// The system store (administrator).
+    System,
+    /// The user's browser NSS databases.
+    Browser,
+    /// The hosts line (administrator).
+    Hosts,
+}
+
 /// One step of installing or removing the trust, for the person watching.
 #[derive(Debug)]
 pub struct Step {
+    /// Where.
+    pub place: Place,
     /// What the step does, in zh-TW.
     pub zh: String,
     /// The same in English.
@@ -402,8 +415,14 @@ pub struct Step {
 }
 
 impl Step {
-    fn new(zh: impl Into<String>, en: impl Into<String>, result: Result<(), TrustError>) -> Step {
+    fn new(
+        place: Place,
+        zh: impl Into<String>,
+        en: impl Into<String>,
+        result: Result<(), TrustError>,
+    ) -> Step {
         Step {
+            place,
             zh: zh.into(),
             en: en.into(),
             result,
@@ -418,40 +437,83 @@ impl Step {
 }
 
 /// `cert install`: the CA `ca_pem` into the system store and every NSS database under `home`,
-/// and the hosts entry. Every step runs; each says how it went.
-pub fn install_everywhere(ca_pem: &Path, home: Option<&Path>, hosts: &Path) -> Vec<Step> {
-    let mut steps = vec![Step::new(
-        "系統憑證庫",
-        "system store",
-        system_install(ca_pem),
-    )];
-    for db in home.map(nss_dbs).unwrap_or_default() {
+/// and the hosts entry — or only the `only` place. Every step runs; each says how it went.
+pub fn install_everywhere(
+    ca_pem: &Path,
+    home: Option<&Path>,
+    hosts: &Path,
+    only: Option<Place>,
+) -> Vec<Step> {
+    let wanted = |p: Place| only.is_none_or(|o| o == p);
+    let mut steps = Vec::new();
+    if wanted(Place::System) {
         steps.push(Step::new(
-            &db.label,
-            &db.label,
-            nss_install(&db.dir, ca_pem),
+            Place::System,
+            "系統憑證庫",
+            "system store",
+            system_install(ca_pem),
         ));
     }
-    steps.push(Step::new(
-        "hosts 檔（iccert.nhi.gov.tw → 127.0.0.1）",
-        format!("hosts entry in {}", hosts.display()),
-        hosts_add(hosts),
-    ));
+    if wanted(Place::Browser) {
+        for db in home.map(nss_dbs).unwrap_or_default() {
+            let r = nss_install(&db.dir, ca_pem);
+            steps.push(Step::new(Place::Browser, &db.label, &db.label, r));
+        }
+    }
+    if wanted(Place::Hosts) {
+        steps.push(Step::new(
+            Place::Hosts,
+            "hosts 檔（iccert.nhi.gov.tw → 127.0.0.1）",
+            format!("hosts entry in {}", hosts.display()),
+            hosts_add(hosts),
+        ));
+    }
     steps
 }
 
 /// `cert uninstall`: the undoing of [`install_everywhere`].
-pub fn remove_everywhere(home: Option<&Path>, hosts: &Path) -> Vec<Step> {
-    let mut steps = vec![Step::new("系統憑證庫", "system store", system_remove())];
-    for db in home.map(nss_dbs).unwrap_or_default() {
-        steps.push(Step::new(&db.label, &db.label, nss_remove(&db.dir)));
+pub fn remove_everywhere(home: Option<&Path>, hosts: &Path, only: Option<Place>) -> Vec<Step> {
+    let wanted = |p: Place| only.is_none_or(|o| o == p);
+    let mut steps = Vec::new();
+    if wanted(Place::System) {
+        steps.push(Step::new(
+            Place::System,
+            "系統憑證庫",
+            "system store",
+            system_remove(),
+        ));
     }
-    steps.push(Step::new(
-        "hosts 檔",
-        format!("hosts entry in {}", hosts.display()),
-        hosts_remove(hosts),
-    ));
+    if wanted(Place::Browser) {
+        for db in home.map(nss_dbs).unwrap_or_default() {
+            let r = nss_remove(&db.dir);
+            steps.push(Step::new(Place::Browser, &db.label, &db.label, r));
+        }
+    }
+    if wanted(Place::Hosts) {
+        steps.push(Step::new(
+            Place::Hosts,
+            "hosts 檔",
+            format!("hosts entry in {}", hosts.display()),
+            hosts_remove(hosts),
+        ));
+    }
     steps
+}
+
+/// Makes every browser database of the user whose home is `home` trust `ca` (Chrome/Chromium's
+/// created when absent), leaving those that already do untouched; stale CAs of ours are
+/// replaced. For the daemon's start-up: no administrator rights needed.
+pub fn trust_in_browsers(home: &Path, ca_pem: &Path, ca: &X509) -> Vec<Step> {
+    nss_dbs(home)
+        .into_iter()
+        .map(|db| {
+            let r = match nss_has(&db.dir, ca) {
+                Ok(true) if db.dir.join("cert9.db").exists() => Ok(()),
+                _ => nss_install(&db.dir, ca_pem),
+            };
+            Step::new(Place::Browser, &db.label, &db.label, r)
+        })
+        .collect()
 }
 
 /// What the hosts file says of `iccert.nhi.gov.tw`.

@@ -140,7 +140,7 @@ fn all_green_after_cert_install_with_the_simulated_card() {
 }
 
 #[test]
-fn failures_name_their_fix_and_set_exit_status_2() {
+fn failures_name_their_fix_and_set_exit_status_51() {
     let _rig = rig();
     let w = World::new();
     // Nothing installed, no daemon, no card.

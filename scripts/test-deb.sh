@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# The installer test, as root on a Debian machine: build the .deb, install it, and as a normal
+# user (created here) run the component the way the user unit does, with the simulated card in a
+# private rig; then purge and prove nothing is left. /etc/hosts must come back byte-identical.
+#
+# It installs a real package and creates (then deletes) the users `nhitest` and `nhitest2`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "$(id -u)" = 0 ] || { echo "test-deb: run as root" >&2; exit 1; }
+
+if [ "${NHI_PRIVATE_RIG:-}" = 1 ]; then
+  # ---- inside the private rig: the user's component, browsers and checks ----
+  fail() { echo "test-deb: FAIL: $*" >&2; cat "$work/daemon.log" >&2 2>/dev/null || true; exit 1; }
+  work=$NHI_TEST_DEB_WORK
+  home=/home/nhitest
+  as_user() { runuser -u nhitest -- env HOME="$home" XDG_RUNTIME_DIR="$work/run" "$@"; }
+  mkdir -p "$work/run"; chown nhitest: "$work/run"; chmod 700 "$work/run"
+
+  target/debug/nhi-card-sim --port 35963 >/dev/null 2>&1 &
+  as_user /usr/bin/nhi-bridge run --trust-browsers --headless >"$work/daemon.log" 2>&1 &
+  for _ in $(seq 1 200); do grep -q "listening on" "$work/daemon.log" && break; sleep 0.05; done
+  grep -q "listening on" "$work/daemon.log" || fail "the user's component did not start"
+  echo "test-deb: the user's component is serving"
+
+  ca=$home/.local/share/nhi-bridge/tls/ca.pem
+  [ "$(stat -c %U "$ca")" = nhitest ] || fail "the certificate pair is not the user's"
+  [ "$(stat -c %a "$home/.local/share/nhi-bridge/tls/leaf.key")" = 600 ] || fail "the key is not 0600"
+  as_user certutil -L -d "sql:$home/.pki/nssdb" | grep -q "nhi-bridge local CA" || fail "Chrome's NSS database does not list the CA"
+  as_user certutil -L -d "sql:$home/.mozilla/firefox/test.default-release" | grep -q "nhi-bridge local CA" || fail "the Firefox profile does not list the CA"
+  [ "$(stat -c %U "$home/.pki/nssdb/cert9.db")" = nhitest ] || fail "the NSS database changed owner"
+  echo "test-deb: Chrome's and Firefox's databases trust the user's CA"
+
+  for host in 127.0.0.1 iccert.nhi.gov.tw; do
+    as_user curl -fsS --cacert "$ca" "https://$host:7777/v1/status" | grep -q '"pcsc":"up"' || fail "https://$host:7777/v1/status"
+  done
+  echo "test-deb: https://127.0.0.1:7777 and https://iccert.nhi.gov.tw:7777 answer with the user's certificate"
+
+  # Chromium as the user: its own NSS database, no certificate flags.
+  as_user node tests/browser/installed-page.mjs "$home/.cache/nhi-test-chromium" >"$work/chromium.log" 2>&1 || { cat "$work/chromium.log" >&2; fail "Chromium did not load the self-check page"; }
+  echo "test-deb: $(tail -1 "$work/chromium.log")"
+
+  # The self-check: green but for the system store, which this per-user design leaves alone.
+  set +e
+  as_user /usr/bin/nhi-bridge check --json >"$work/check.json"
+  code=$?
+  set -e
+  python3 - "$work/check.json" "$code" <<'PY' || fail "check: $(cat "$work/check.json")"
+import json, sys
+r = json.load(open(sys.argv[1])); code = int(sys.argv[2])
+bad = [c["id"] for c in r["checks"] if c["status"] != "ok"]
+assert bad == ["trust.system"], bad
+assert code == 50, code
+PY
+  echo "test-deb: check is green for the card, the daemon and the browsers (system store: warning by design)"
+
+  # Renewal after installation: a new pair, trusted on the next start, the old CA gone.
+  old_ca=$(openssl x509 -in "$ca" -noout -fingerprint -sha256)
+  pkill -TERM -u nhitest -x nhi-bridge
+  for _ in $(seq 1 100); do pgrep -u nhitest -x nhi-bridge >/dev/null || break; sleep 0.05; done
+  as_user /usr/bin/nhi-bridge cert renew >/dev/null
+  new_ca=$(openssl x509 -in "$ca" -noout -fingerprint -sha256)
+  [ "$old_ca" != "$new_ca" ] || fail "renew made no new CA"
+  as_user /usr/bin/nhi-bridge run --trust-browsers --headless >"$work/daemon.log" 2>&1 &
+  for _ in $(seq 1 200); do grep -q "listening on" "$work/daemon.log" && break; sleep 0.05; done
+  grep -q "listening on" "$work/daemon.log" || fail "the component did not start after renewal"
+  for db in "$home/.pki/nssdb" "$home/.mozilla/firefox/test.default-release"; do
+    trusted=$(as_user certutil -L -d "sql:$db" -n "nhi-bridge local CA" -a | openssl x509 -noout -fingerprint -sha256)
+    [ "$trusted" = "$new_ca" ] || fail "$db trusts $trusted, not the renewed CA"
+    [ "$(as_user certutil -L -d "sql:$db" | grep -c "nhi-bridge local CA")" = 1 ] || fail "$db keeps an old CA of ours"
+  done
+  as_user curl -fsS --cacert "$ca" https://127.0.0.1:7777/v1/status >/dev/null || fail "the renewed certificate is not served"
+  echo "test-deb: renewal: the new CA is trusted, the old one is gone"
+
+  # One component per user; another user's gets the clear "port in use" answer.
+  as_user /usr/bin/nhi-bridge run --headless >"$work/second.log" 2>&1 || fail "a second start for the same user failed"
+  grep -q "already running" "$work/second.log" || fail "the second start did not say why it left"
+  set +e
+  runuser -u nhitest2 -- env HOME=/home/nhitest2 /usr/bin/nhi-bridge run --headless >"$work/other.log" 2>&1
+  code=$?
+  set -e
+  [ "$code" = 69 ] || fail "another user's component exited $code"
+  grep -q "port 7777 is already in use" "$work/other.log" || fail "no clear message: $(cat "$work/other.log")"
+  echo "test-deb: a second copy leaves quietly; another user's copy says the port is taken (exit 69)"
+  exit 0
+fi
+
+# ---- outside: install, run the part above in a private rig, purge, compare ----
+work=$(mktemp -d /tmp/nhi-test-deb.XXXXXX)
+chmod 755 "$work"
+cp -p /etc/hosts "$work/hosts.before"
+cleanup() {
+  if ! cmp -s /etc/hosts "$work/hosts.before"; then cp -p "$work/hosts.before" /etc/hosts; fi
+  dpkg -s nhi-bridge >/dev/null 2>&1 && apt-get purge -y -qq nhi-bridge >/dev/null 2>&1 || true
+  for u in nhitest nhitest2; do id "$u" >/dev/null 2>&1 && userdel -r "$u" >/dev/null 2>&1 || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+deb=$(bash scripts/build-deb.sh)
+echo "test-deb: built $deb"
+dpkg-deb -f "$deb" Depends | grep -q pcscd || { echo "test-deb: Depends lacks pcscd" >&2; exit 1; }
+export DEBIAN_FRONTEND=noninteractive
+apt-get install -y -qq "./$deb" >/dev/null
+for u in nhitest nhitest2; do id "$u" >/dev/null 2>&1 || useradd -m -s /bin/bash "$u"; done
+# A Firefox profile that exists before the component's first start.
+runuser -u nhitest -- mkdir -p /home/nhitest/.mozilla/firefox/test.default-release
+runuser -u nhitest -- certutil -N --empty-password -d sql:/home/nhitest/.mozilla/firefox/test.default-release
+
+grep -q '^127.0.0.1 iccert.nhi.gov.tw # nhi-bridge$' /etc/hosts || { echo "test-deb: postinst did not add the hosts line" >&2; exit 1; }
+[ -L /etc/systemd/user/graphical-session.target.wants/nhi-bridge.service ] || { echo "test-deb: the user unit is not enabled for every user" >&2; exit 1; }
+[ -f /etc/xdg/autostart/nhi-bridge.desktop ] || { echo "test-deb: no autostart entry" >&2; exit 1; }
+echo "test-deb: installed (hosts line, user unit enabled globally, autostart entry)"
+
+NHI_TEST_DEB_WORK=$work bash scripts/private-rig.sh bash scripts/test-deb.sh
+
+apt-get purge -y -qq nhi-bridge >/dev/null
+for f in /usr/bin/nhi-bridge /usr/lib/systemd/user/nhi-bridge.service /etc/xdg/autostart/nhi-bridge.desktop \
+         /etc/systemd/user/graphical-session.target.wants/nhi-bridge.service /home/nhitest/.local/share/nhi-bridge; do
+  [ ! -e "$f" ] || { echo "test-deb: left after purge: $f" >&2; exit 1; }
+done
+for db in /home/nhitest/.pki/nssdb /home/nhitest/.mozilla/firefox/test.default-release; do
+  if runuser -u nhitest -- certutil -L -d "sql:$db" | grep -q "nhi-bridge local CA"; then
+    echo "test-deb: the CA is still trusted in $db after purge" >&2; exit 1
+  fi
+done
+cmp /etc/hosts "$work/hosts.before" || { echo "test-deb: /etc/hosts differs after purge" >&2; exit 1; }
+[ "$(stat -c %a:%U /etc/hosts)" = "$(stat -c %a:%U "$work/hosts.before")" ] || { echo "test-deb: /etc/hosts mode/owner changed" >&2; exit 1; }
+echo "test-deb: purged: no file, no unit, no trust, and /etc/hosts is byte-identical"

@@ -15,7 +15,7 @@ once=0
 [ "${1:-}" = "--once" ] && once=1
 
 command -v cargo >/dev/null || {
-  echo "demo.sh: cargo not found; install Rust >= 1.85 (rustup) first" >&2
+  echo "demo.sh: cargo not found; install Rust >= 1.89 (rustup) first" >&2
   exit 1
 }
 bash scripts/setup-rig.sh

@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 command -v cargo >/dev/null || {
-  echo "test.sh: cargo not found; install Rust >= 1.85 (rustup) first" >&2
+  echo "test.sh: cargo not found; install Rust >= 1.89 (rustup) first" >&2
   exit 1
 }
 bash scripts/setup-rig.sh --packages-only

@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 command -v cargo-deb >/dev/null 2>&1 || cargo install --locked cargo-deb
-cargo build --release --locked --bin nhi-bridge >&2
+# The package users download has the tray icon.
+cargo build --release --locked --features tray --bin nhi-bridge >&2
 cargo deb --no-build --locked >&2
 ls -t target/debian/nhi-bridge_*.deb | head -1

@@ -21,8 +21,10 @@ cargo clippy --workspace --all-targets -- -D warnings
 cargo build --workspace --all-targets
 
 bash scripts/schemathesis.sh
-# The Linux installer: build the .deb, install it, use it as a new user, purge it.
+# The Linux installer: build the .deb, install it, use it as a new user, purge it; then the
+# tray icon of the same release binary under Xvfb with a StatusNotifier host.
 bash scripts/test-deb.sh
+bash scripts/test-tray.sh target/release/nhi-bridge
 fuzz_secs=${NHI_FUZZ_SECS:-30}
 if [ "$fuzz_secs" != 0 ]; then
   bash scripts/fuzz.sh "$fuzz_secs"

@@ -12,6 +12,7 @@ use nhi_bridge::reader::Pcsc;
 use nhi_bridge::server::{self, BindError, Binding, Limits};
 use nhi_bridge::service::card_service::{CardService, Settings};
 use nhi_bridge::tls;
+use nhi_bridge::tray;
 
 use crate::{init_logging, RunArgs, EXIT_CONFIG, EXIT_UNAVAILABLE};
 
@@ -45,9 +46,6 @@ pub fn main(args: RunArgs, data_dir: PathBuf, verbose: u8) -> ExitCode {
                 " (absent: defaults)"
             }
         );
-    }
-    if !args.headless {
-        log::info!("no tray icon in this version; running headless");
     }
 
     // One daemon per user (per data directory): the systemd user unit and the XDG autostart
@@ -104,10 +102,17 @@ pub fn main(args: RunArgs, data_dir: PathBuf, verbose: u8) -> ExitCode {
             return ExitCode::from(EXIT_UNAVAILABLE);
         }
     };
-    runtime.block_on(serve(cfg, acceptor, paths.ca))
+    let tray = (!args.headless).then(|| data_dir.clone());
+    runtime.block_on(serve(cfg, acceptor, paths.ca, tray))
 }
 
-async fn serve(cfg: Config, acceptor: openssl::ssl::SslAcceptor, ca_path: PathBuf) -> ExitCode {
+/// `tray`: the data directory, when the tray icon is wanted (not `--headless`).
+async fn serve(
+    cfg: Config,
+    acceptor: openssl::ssl::SslAcceptor,
+    ca_path: PathBuf,
+    tray: Option<PathBuf>,
+) -> ExitCode {
     let listeners = match server::bind(cfg.port).await {
         Ok(l) => l,
         Err(BindError::InUse { port, holder }) => {
@@ -183,11 +188,33 @@ async fn serve(cfg: Config, acceptor: openssl::ssl::SslAcceptor, ca_path: PathBu
         idle_timeout: Duration::from_secs(cfg.idle_timeout_secs),
         drain_timeout: Duration::from_secs(5),
     };
+    let stop_tx = Arc::new(stop_tx);
+    let stopper = stop_tx.clone();
     tokio::spawn(async move {
         wait_for_signal().await;
         log::info!("shutting down");
-        let _ = stop_tx.send(true);
+        let _ = stopper.send(true);
     });
+    match tray {
+        None => log::info!("--headless: no tray icon"),
+        Some(data_dir) => {
+            let stopper = stop_tx.clone();
+            let config = tray::TrayConfig {
+                port,
+                data_dir,
+                config: cfg.clone(),
+            };
+            let quit = move |req: tray::TrayRequest| match req {
+                tray::TrayRequest::Quit => {
+                    log::info!("quit from the tray");
+                    let _ = stopper.send(true);
+                }
+            };
+            if let Some(tx) = tray::spawn(config, quit) {
+                tokio::spawn(feed_tray(state.service.clone(), tx, stop_rx.clone()));
+            }
+        }
+    }
     for line in legacy_lines {
         eprintln!("nhi-bridge {line}");
     }
@@ -231,6 +258,35 @@ fn trust_browsers(paths: &tls::Paths, ca: &openssl::x509::X509) {
         match step.result {
             Ok(()) => log::info!("{} trusts the component's CA", step.en),
             Err(e) => log::warn!("{} could not be set up: {e}", step.en),
+        }
+    }
+}
+
+/// Sends the tray each new state of the component until shutdown (then the tray closes).
+async fn feed_tray(
+    service: Arc<CardService>,
+    tray: tray::TraySender,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut events = service.subscribe();
+    let mut failures = service.card_failures();
+    let mut shown = None;
+    loop {
+        let now = tray::TrayState::of(&service.snapshot(), *failures.borrow_and_update());
+        if shown != Some(now) {
+            if tray.send(now).await.is_err() {
+                return;
+            }
+            shown = Some(now);
+        }
+        tokio::select! {
+            _ = stop.changed() => return,
+            r = events.recv() => if let Err(tokio::sync::broadcast::error::RecvError::Closed) = r {
+                return;
+            },
+            r = failures.changed() => if r.is_err() {
+                return;
+            },
         }
     }
 }

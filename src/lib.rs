@@ -21,3 +21,4 @@ pub mod sam;
 pub mod server;
 pub mod service;
 pub mod tls;
+pub mod tray;

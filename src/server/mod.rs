@@ -90,17 +90,54 @@ pub async fn bind(port: u16) -> Result<Vec<TcpListener>, BindError> {
     Ok(listeners)
 }
 
-/// A stream that remembers when it last moved a byte, for the idle timeout.
+/// What a connection is doing, for its one timer: the last byte moved, whether a request's head
+/// is arriving (since when), and how many requests are being answered.
+struct Activity {
+    epoch: Instant,
+    last_ms: AtomicU64,
+    /// 0: no head arriving; else 1 + the ms at which its first byte came.
+    head_since: AtomicU64,
+    in_flight: AtomicU64,
+}
+
+impl Activity {
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    /// When the connection must close if nothing changes: `None` while a request is answered
+    /// (its handler has its own deadline; an H_Sign may outlast the idle time).
+    fn deadline(&self, limits: &Limits) -> Option<tokio::time::Instant> {
+        if self.in_flight.load(Ordering::Relaxed) > 0 {
+            return None;
+        }
+        let at = |ms: u64, d: Duration| {
+            tokio::time::Instant::from_std(self.epoch + Duration::from_millis(ms)) + d
+        };
+        Some(match self.head_since.load(Ordering::Relaxed) {
+            0 => at(self.last_ms.load(Ordering::Relaxed), limits.idle_timeout),
+            since => at(since - 1, limits.header_timeout),
+        })
+    }
+}
+
+/// A stream that reports its traffic to the connection's [`Activity`].
 struct Tracked<S> {
     inner: S,
-    epoch: Instant,
-    last: Arc<AtomicU64>,
+    activity: Arc<Activity>,
 }
 
 impl<S> Tracked<S> {
-    fn touch(&self) {
-        self.last
-            .store(self.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
+    fn touch(&self, read: bool) {
+        let a = &self.activity;
+        let now = a.now_ms();
+        a.last_ms.store(now, Ordering::Relaxed);
+        // The first byte of a new request starts the header clock.
+        if read && a.in_flight.load(Ordering::Relaxed) == 0 {
+            let _ = a
+                .head_since
+                .compare_exchange(0, now + 1, Ordering::Relaxed, Ordering::Relaxed);
+        }
     }
 }
 
@@ -113,7 +150,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Tracked<S> {
         let before = buf.filled().len();
         let r = Pin::new(&mut self.inner).poll_read(cx, buf);
         if matches!(r, Poll::Ready(Ok(()))) && buf.filled().len() > before {
-            self.touch();
+            self.touch(true);
         }
         r
     }
@@ -127,7 +164,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Tracked<S> {
     ) -> Poll<io::Result<usize>> {
         let r = Pin::new(&mut self.inner).poll_write(cx, data);
         if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
-            self.touch();
+            self.touch(false);
         }
         r
     }
@@ -362,11 +399,36 @@ async fn connection<F>(
     http(stream, filter, limits, conn, shutdown).await
 }
 
-/// Hands every request on one connection its [`Connection`] (slot, budgets, limits).
+/// Hands every request on one connection its [`Connection`] (slot, budgets, limits), and tells
+/// the connection's [`Activity`] while a request is being answered.
 #[derive(Clone)]
 struct WithConnection<S> {
     inner: S,
     conn: Connection,
+    activity: Arc<Activity>,
+}
+
+/// Counts one request in flight until its response is ready (or it is dropped).
+struct InFlight<F> {
+    inner: Pin<Box<F>>,
+    activity: Arc<Activity>,
+}
+
+impl<F: std::future::Future> std::future::Future for InFlight<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        self.inner.as_mut().poll(cx)
+    }
+}
+
+impl<F> Drop for InFlight<F> {
+    fn drop(&mut self) {
+        self.activity.in_flight.fetch_sub(1, Ordering::Relaxed);
+        // The response is written from here on: that is traffic, and the idle clock restarts.
+        let now = self.activity.now_ms();
+        self.activity.last_ms.store(now, Ordering::Relaxed);
+    }
 }
 
 impl<S, B> tower_service::Service<http::Request<B>> for WithConnection<S>
@@ -375,7 +437,7 @@ where
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = S::Future;
+    type Future = InFlight<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -383,12 +445,21 @@ where
 
     fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
         req.extensions_mut().insert(self.conn.clone());
-        self.inner.call(req)
+        // The head is in: the header clock stops, the request is answered.
+        self.activity.in_flight.fetch_add(1, Ordering::Relaxed);
+        self.activity.head_since.store(0, Ordering::Relaxed);
+        InFlight {
+            inner: Box::pin(self.inner.call(req)),
+            activity: self.activity.clone(),
+        }
     }
 }
 
-/// HTTP/1.1 on an established stream, with the idle deadline and graceful shutdown. After a
-/// WebSocket upgrade this returns, and the session (holding a clone of `conn`) keeps the slot.
+/// HTTP/1.1 on an established stream, with one timer and graceful shutdown. The timer closes the
+/// connection when a request's head takes longer than `header_timeout` to arrive, or when it is
+/// idle (no request, no byte) for `idle_timeout` — a kept-alive connection lasts `idle_timeout`,
+/// not the header timeout — and never while a request is being answered. After a WebSocket
+/// upgrade this returns, and the session (holding a clone of `conn`) keeps the slot.
 async fn http<S, F>(
     stream: S,
     filter: F,
@@ -399,31 +470,33 @@ async fn http<S, F>(
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     F: Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static,
 {
-    let last = Arc::new(AtomicU64::new(0));
+    let activity = Arc::new(Activity {
+        epoch: Instant::now(),
+        last_ms: AtomicU64::new(0),
+        head_since: AtomicU64::new(1),
+        in_flight: AtomicU64::new(0),
+    });
     let tracked = Tracked {
         inner: stream,
-        epoch: Instant::now(),
-        last: last.clone(),
+        activity: activity.clone(),
     };
-    let epoch = tracked.epoch;
     let service = TowerToHyperService::new(WithConnection {
         inner: warp::service(filter),
         conn,
+        activity: activity.clone(),
     });
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout)
+        // Our timer does it, for the head only: hyper's would also cut the keep-alive wait.
+        .header_read_timeout(None)
         .keep_alive(true)
         .serve_connection(TokioIo::new(tracked), service)
         .with_upgrades();
     let mut conn = std::pin::pin!(conn);
-    // One timer per connection, set to the moment it would have been idle too long: it fires
-    // once per idle period, not on a fixed tick, and traffic only moves the deadline.
-    let idle = limits.idle_timeout;
-    let idle_at = |last_ms: u64| {
-        tokio::time::Instant::from_std(epoch + Duration::from_millis(last_ms)) + idle
-    };
-    let sleep = tokio::time::sleep_until(idle_at(0));
+    // One timer per connection, set to the moment the connection would be due: it fires once
+    // per period, not on a fixed tick, and traffic only moves the deadline.
+    let recheck = || tokio::time::Instant::now() + limits.idle_timeout;
+    let sleep = tokio::time::sleep_until(activity.deadline(&limits).unwrap_or_else(recheck));
     let mut sleep = std::pin::pin!(sleep);
     let mut draining = false;
     loop {
@@ -439,12 +512,14 @@ async fn http<S, F>(
                 conn.as_mut().graceful_shutdown();
             }
             _ = sleep.as_mut() => {
-                let deadline = idle_at(last.load(Ordering::Relaxed));
-                if deadline <= tokio::time::Instant::now() {
-                    log::debug!("closing a connection idle for {} ms", idle.as_millis());
-                    return;
+                match activity.deadline(&limits) {
+                    Some(due) if due <= tokio::time::Instant::now() => {
+                        log::debug!("closing a connection: idle, or its request head too slow");
+                        return;
+                    }
+                    Some(due) => sleep.as_mut().reset(due),
+                    None => sleep.as_mut().reset(recheck()),
                 }
-                sleep.as_mut().reset(deadline);
             }
         }
     }

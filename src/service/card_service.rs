@@ -68,6 +68,9 @@ pub struct CardService {
     snapshot: RwLock<Snapshot>,
     cache: Arc<Mutex<HashMap<String, Cached>>>,
     events: broadcast::Sender<ReaderEvent>,
+    /// Whether the inserted card's last read failed (for the tray); reset by a success or by the
+    /// card leaving.
+    failed: tokio::sync::watch::Sender<bool>,
 }
 
 struct Sink(Weak<CardService>);
@@ -119,6 +122,7 @@ impl CardService {
             snapshot: RwLock::new(initial),
             cache: Arc::new(Mutex::new(HashMap::new())),
             events,
+            failed: tokio::sync::watch::channel(false).0,
         });
         let monitor = Monitor::spawn(Sink(Arc::downgrade(&service)))?;
         Ok((service, monitor))
@@ -132,6 +136,7 @@ impl CardService {
                 snap.pcsc_up = false;
                 snap.readers.clear();
                 lock(&self.cache).clear();
+                self.failed.send_replace(false);
             }
             ReaderEvent::ReaderAdded { reader } => {
                 snap.readers.entry(reader.clone()).or_insert(None);
@@ -156,6 +161,7 @@ impl CardService {
             ReaderEvent::CardRemoved { reader } => {
                 snap.readers.insert(reader.clone(), None);
                 lock(&self.cache).remove(reader);
+                self.failed.send_replace(false);
             }
         }
     }
@@ -171,6 +177,28 @@ impl CardService {
     /// The monitor's events as they come.
     pub fn subscribe(&self) -> broadcast::Receiver<ReaderEvent> {
         self.events.subscribe()
+    }
+
+    /// Whether the inserted card's last read failed, as it changes.
+    pub fn card_failures(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.failed.subscribe()
+    }
+
+    /// Records how a read of an inserted card went.
+    fn note_read<T>(&self, result: &Result<T, ServiceError>) {
+        let failed = match result {
+            Ok(_) => false,
+            // Nothing to read is not a card that failed.
+            Err(e) => !matches!(
+                e.code,
+                ErrorCode::NoCard
+                    | ErrorCode::NoReader
+                    | ErrorCode::PcscUnavailable
+                    | ErrorCode::ReaderNotFound
+            ),
+        };
+        self.failed
+            .send_if_modified(|f| std::mem::replace(f, failed) != failed);
     }
 
     /// The reader the configuration names, if any.
@@ -249,6 +277,12 @@ impl CardService {
     /// for the same inserted card send no APDUs. The wait for the card and the read share one
     /// deadline.
     pub async fn profile(&self, reader: Option<String>) -> Result<Arc<CardReadout>, ServiceError> {
+        let result = self.read_profile(reader).await;
+        self.note_read(&result);
+        result
+    }
+
+    async fn read_profile(&self, reader: Option<String>) -> Result<Arc<CardReadout>, ServiceError> {
         let deadline = Instant::now() + self.timeout;
         let want = reader.or_else(|| self.preferred.clone());
         if let Some(hit) = self.confirmed(want.as_deref(), deadline).await {

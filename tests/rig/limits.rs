@@ -301,3 +301,126 @@ fn a_malformed_chunked_body_is_a_bad_request() {
         "malformed chunk answered: {text}"
     );
 }
+
+/// Sends one keep-alive request on `s` and reads exactly its response (Content-Length).
+fn keep_alive_get(
+    s: &mut openssl::ssl::SslStream<TcpStream>,
+    host: &str,
+    path: &str,
+) -> std::io::Result<u16> {
+    use std::io::{Read, Write};
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n")?;
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if s.read(&mut b)? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        head.push(b[0]);
+    }
+    let text = String::from_utf8_lossy(&head).to_string();
+    let len: usize = text
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().parse().unwrap_or(0))
+        })
+        .unwrap_or(0);
+    let mut body = vec![0u8; len];
+    s.read_exact(&mut body)?;
+    Ok(text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0))
+}
+
+#[test]
+fn a_kept_alive_connection_lasts_the_idle_timeout_not_the_header_timeout() {
+    let _rig = rig();
+    let d = Daemon::start("header_timeout_secs = 1\nidle_timeout_secs = 4\n");
+    let mut s = tls_connect(&d.ca, d.port);
+    assert_eq!(
+        keep_alive_get(&mut s, &d.host(), "/v1/status").ok(),
+        Some(200)
+    );
+    // Quiet for longer than the header timeout, well within the idle timeout: still open.
+    std::thread::sleep(Duration::from_millis(2500)); // the quiet period under test
+    assert_eq!(
+        keep_alive_get(&mut s, &d.host(), "/v1/status").ok(),
+        Some(200),
+        "the kept-alive connection was closed before idle_timeout_secs"
+    );
+    // Then quiet past the idle timeout: the daemon closes it.
+    s.get_ref()
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .ok();
+    let mut b = [0u8; 1];
+    match std::io::Read::read(&mut s, &mut b) {
+        Ok(n) => assert_eq!(n, 0, "data on an idle connection"),
+        Err(e) => assert!(
+            !matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ),
+            "not closed after idle_timeout_secs: {e}"
+        ),
+    }
+    // A request head that trickles in is still cut at the header timeout.
+    let mut slow = tls_connect(&d.ca, d.port);
+    std::io::Write::write_all(&mut slow, b"GET /v1/status HTTP/1.1\r\n").expect("send");
+    slow.get_ref()
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok();
+    match std::io::Read::read(&mut slow, &mut b) {
+        Ok(n) => assert_eq!(n, 0, "an answer to half a head"),
+        Err(e) => assert!(
+            !matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ),
+            "a half head was not cut off: {e}"
+        ),
+    }
+}
+
+#[test]
+fn exactly_max_connections_are_served_whatever_the_number_of_listeners() {
+    let _rig = rig();
+    // The daemon listens on 127.0.0.1 and ::1 (and the legacy ports are off): two accept points
+    // share three slots.
+    let d = Daemon::start("max_connections = 3\nidle_timeout_secs = 30\n");
+    let mut held = Vec::new();
+    for i in 0..3 {
+        let mut s = tls_connect(&d.ca, d.port);
+        assert_eq!(
+            keep_alive_get(&mut s, &d.host(), "/v1/status").ok(),
+            Some(200),
+            "connection {} of 3 not served",
+            i + 1
+        );
+        held.push(s);
+    }
+    // The fourth waits in the backlog: its handshake does not start while three are open.
+    let tcp = TcpStream::connect(("127.0.0.1", d.port)).expect("connect");
+    tcp.set_read_timeout(Some(Duration::from_millis(1500))).ok();
+    let connector = {
+        let mut b = openssl::ssl::SslConnector::builder(openssl::ssl::SslMethod::tls_client())
+            .expect("connector");
+        b.set_ca_file(&d.ca).expect("ca");
+        b.build()
+    };
+    let waiting = connector.connect("127.0.0.1", tcp);
+    assert!(
+        waiting.is_err(),
+        "a fourth connection was served past the cap"
+    );
+    // One of the three leaves: the next is served.
+    drop(held.pop());
+    let mut next = tls_connect(&d.ca, d.port);
+    assert_eq!(
+        keep_alive_get(&mut next, &d.host(), "/v1/status").ok(),
+        Some(200)
+    );
+}

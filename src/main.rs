@@ -89,6 +89,12 @@ enum Command {
         #[command(subcommand)]
         action: CertAction,
     },
+    /// 開啟檢測頁 — open the self-check page in the default browser.
+    Open {
+        /// The daemon's port (default: from the configuration, else 7777).
+        #[arg(long)]
+        port: Option<u16>,
+    },
     /// 元件檢測 — self-check; exit 0 all ok, 50 warnings, 51 a failure.
     Check {
         /// Print the report as JSON (the format is in docs/self-check.md).
@@ -204,6 +210,29 @@ fn private_files() {
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
 }
 
+/// Opens `url` in the user's default browser (xdg-open, `start`, `open`); the opener is started,
+/// not waited for.
+fn open_in_browser(url: &str) -> std::io::Result<()> {
+    let mut cmd = if cfg!(windows) {
+        let mut c = std::process::Command::new("cmd");
+        c.args(["/C", "start", "", url]);
+        c
+    } else if cfg!(target_os = "macos") {
+        let mut c = std::process::Command::new("open");
+        c.arg(url);
+        c
+    } else {
+        let mut c = std::process::Command::new("xdg-open");
+        c.arg(url);
+        c
+    };
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map(drop)
+}
+
 /// A positive, finite number of seconds (a usage error otherwise).
 fn seconds(text: &str) -> Result<Duration, String> {
     text.parse::<f64>()
@@ -312,6 +341,16 @@ fn run(command: Command, data_dir: &std::path::Path) -> Result<(), Failure> {
     match command {
         Command::Run(_) => Ok(()),
         Command::Cert { action } => cert(action, data_dir),
+        Command::Open { port } => {
+            let port = port.unwrap_or(config::DEFAULT_PORT);
+            let url = format!("https://127.0.0.1:{port}/");
+            open_in_browser(&url).map_err(|e| Failure::Status {
+                message: format!("無法開啟瀏覽器 cannot open a browser ({e}); open {url} yourself"),
+                status: EXIT_UNAVAILABLE,
+            })?;
+            say!("{url}");
+            Ok(())
+        }
         Command::Check {
             json,
             online,

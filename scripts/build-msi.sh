@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Builds the Windows installer on Linux: nhi-bridge.exe and nhi-bridgew.exe cross-built for
+# x86_64-pc-windows-gnu (mingw-w64; OpenSSL vendored), then the MSI with wixl (msitools).
+# The Windows build directory — with the slow vendored OpenSSL — is kept outside the clone
+# (~/.cache/nhi-bridge/windows-target). Prints the .msi's path last.
+#
+#   bash scripts/build-msi.sh      → target/windows/nhi-bridge-<version>-x64.msi
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+for p in mingw-w64 wixl msitools; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
+done
+if [ "${#need[@]}" -gt 0 ]; then
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
+fi
+rustup target list --installed | grep -q x86_64-pc-windows-gnu || rustup target add x86_64-pc-windows-gnu >&2
+
+target=${NHI_WINDOWS_TARGET_DIR:-$HOME/.cache/nhi-bridge/windows-target}
+CARGO_TARGET_DIR=$target cargo build --release --locked --target x86_64-pc-windows-gnu \
+  --bin nhi-bridge --bin nhi-bridgew >&2
+bin=$target/x86_64-pc-windows-gnu/release
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+mkdir -p target/windows
+cp "$bin/nhi-bridge.exe" "$bin/nhi-bridgew.exe" target/windows/
+out=target/windows/nhi-bridge-$version-x64.msi
+wixl -a x64 -D Version="$version" -D BinDir=target/windows -D SrcDir=. \
+  -o "$out" installer/windows/nhi-bridge.wxs >&2
+echo "$out"

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The Windows installer, inspected on Linux: the exe is a Windows program, the MSI's tables hold
+# the files, the Start-menu entries, the autostart Run entry, the elevated hosts actions and the
+# major upgrade. (Installing it and running the exe under Wine needs a Wine with a working
+# winscard — Debian 13's; see docs/design.md "Windows".)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+msi=$(bash scripts/build-msi.sh)
+fail() { echo "test-msi: FAIL: $*" >&2; exit 1; }
+
+file target/windows/nhi-bridge.exe | grep -q "PE32+ executable (console) x86-64" || fail "nhi-bridge.exe is not a 64-bit console program"
+file target/windows/nhi-bridgew.exe | grep -q "PE32+ executable (GUI) x86-64" || fail "nhi-bridgew.exe is not a windowless (GUI subsystem) program"
+echo "test-msi: nhi-bridge.exe (console) and nhi-bridgew.exe (no window) built: $(du -h target/windows/nhi-bridge.exe | cut -f1)"
+
+tables=$(msiinfo tables "$msi")
+for t in File Shortcut Registry CustomAction Upgrade InstallExecuteSequence; do
+  grep -qx "$t" <<<"$tables" || fail "no $t table"
+done
+msiinfo export "$msi" File | grep -q "nhi-bridge.exe" || fail "nhi-bridge.exe is not installed"
+msiinfo export "$msi" File | grep -q "nhi-bridgew.exe" || fail "nhi-bridgew.exe is not installed"
+msiinfo export "$msi" Registry | grep -q 'CurrentVersion\\Run.*nhi-bridgew.exe' || fail "no autostart Run entry"
+msiinfo export "$msi" Shortcut | grep -q "open" || fail "no self-check shortcut"
+ca=$(msiinfo export "$msi" CustomAction)
+grep -q "HostsAdd.*cert install --only hosts" <<<"$ca" || fail "no hosts action: $ca"
+grep -q "HostsRemove.*cert uninstall --only hosts" <<<"$ca" || fail "no hosts removal: $ca"
+# 3072 = deferred (1024) + no impersonation (2048): elevated, as SYSTEM.
+grep -E "HostsAdd	[0-9]+" <<<"$ca" | awk -F'\t' '{ exit !(and($2, 3072) == 3072) }' || fail "the hosts action is not deferred and elevated: $ca"
+msiinfo export "$msi" Upgrade | grep -q "OLDERFOUND" || fail "no major upgrade"
+msiinfo suminfo "$msi" | grep -q "x64" || fail "not an x64 package"
+echo "test-msi: $msi: files, shortcuts, autostart, elevated hosts actions, major upgrade"

@@ -14,10 +14,7 @@ fn main() -> ExitCode {
     } else {
         "nhi-bridge"
     };
-    let Some(exe) = std::env::current_exe()
-        .ok()
-        .map(|p| p.with_file_name(name))
-    else {
+    let Some(exe) = std::env::current_exe().ok().map(|p| p.with_file_name(name)) else {
         return ExitCode::from(69);
     };
     let mut cmd = Command::new(exe);

@@ -444,57 +444,46 @@ pub fn install_everywhere(
     hosts: &Path,
     only: Option<Place>,
 ) -> Vec<Step> {
-    let wanted = |p: Place| only.is_none_or(|o| o == p);
-    let mut steps = Vec::new();
-    if wanted(Place::System) {
-        steps.push(Step::new(
-            Place::System,
-            "系統憑證庫",
-            "system store",
-            system_install(ca_pem),
-        ));
-    }
-    if wanted(Place::Browser) {
-        for db in home.map(nss_dbs).unwrap_or_default() {
-            let r = nss_install(&db.dir, ca_pem);
-            steps.push(Step::new(Place::Browser, &db.label, &db.label, r));
-        }
-    }
-    if wanted(Place::Hosts) {
-        steps.push(Step::new(
-            Place::Hosts,
-            "hosts 檔（iccert.nhi.gov.tw → 127.0.0.1）",
-            format!("hosts entry in {}", hosts.display()),
-            hosts_add(hosts),
-        ));
-    }
-    steps
+    everywhere(Some(ca_pem), home, hosts, only)
 }
 
 /// `cert uninstall`: the undoing of [`install_everywhere`].
 pub fn remove_everywhere(home: Option<&Path>, hosts: &Path, only: Option<Place>) -> Vec<Step> {
+    everywhere(None, home, hosts, only)
+}
+
+/// Installs the CA `ca_pem`, or with `None` removes ours, place by place.
+fn everywhere(
+    ca_pem: Option<&Path>,
+    home: Option<&Path>,
+    hosts: &Path,
+    only: Option<Place>,
+) -> Vec<Step> {
     let wanted = |p: Place| only.is_none_or(|o| o == p);
     let mut steps = Vec::new();
     if wanted(Place::System) {
-        steps.push(Step::new(
-            Place::System,
-            "系統憑證庫",
-            "system store",
-            system_remove(),
-        ));
+        let r = ca_pem.map_or_else(system_remove, system_install);
+        steps.push(Step::new(Place::System, "系統憑證庫", "system store", r));
     }
     if wanted(Place::Browser) {
         for db in home.map(nss_dbs).unwrap_or_default() {
-            let r = nss_remove(&db.dir);
+            let r = match ca_pem {
+                Some(ca) => nss_install(&db.dir, ca),
+                None => nss_remove(&db.dir),
+            };
             steps.push(Step::new(Place::Browser, &db.label, &db.label, r));
         }
     }
     if wanted(Place::Hosts) {
+        let r = match ca_pem {
+            Some(_) => hosts_add(hosts),
+            None => hosts_remove(hosts),
+        };
         steps.push(Step::new(
             Place::Hosts,
-            "hosts 檔",
+            "hosts 檔（iccert.nhi.gov.tw → 127.0.0.1）",
             format!("hosts entry in {}", hosts.display()),
-            hosts_remove(hosts),
+            r,
         ));
     }
     steps

@@ -66,7 +66,7 @@ pub fn spawn(
     }
 }
 
-fn icon(state: TrayState) -> Option<Icon> {
+fn state_icon(state: TrayState) -> Option<Icon> {
     Icon::from_rgba(state.icon_rgba(), 32, 32).ok()
 }
 
@@ -118,7 +118,7 @@ impl Tray {
             .with_menu(Box::new(menu))
             .with_title("nhi-bridge")
             .with_tooltip(TrayState::NoCard.text())
-            .with_icon(icon(TrayState::NoCard).ok_or("icon")?)
+            .with_icon(state_icon(TrayState::NoCard).ok_or("icon")?)
             .build()
             .map_err(|e| e.to_string())?;
         Ok(Tray {
@@ -153,7 +153,7 @@ impl Tray {
         } = self;
         ctx.spawn_local(async move {
             while let Ok(state) = states.recv().await {
-                let _ = icon.set_icon(icon_or_none(state));
+                let _ = icon.set_icon(state_icon(state));
                 let _ = icon.set_tooltip(Some(state.text()));
                 status.set_text(state.text());
             }
@@ -177,10 +177,6 @@ impl Tray {
         });
         gtk::main();
     }
-}
-
-fn icon_or_none(state: TrayState) -> Option<Icon> {
-    icon(state)
 }
 
 fn home() -> PathBuf {

@@ -26,6 +26,7 @@ version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 mkdir -p target/windows
 cp "$bin/nhi-bridge.exe" "$bin/nhi-bridgew.exe" target/windows/
 out=target/windows/nhi-bridge-$version-x64.msi
-wixl -a x64 -D Version="$version" -D BinDir=target/windows -D SrcDir=. \
+# wixl resolves sources against the .wxs file's directory.
+wixl -a x64 -D Version="$version" -D BinDir=../../target/windows -D SrcDir=../.. \
   -o "$out" installer/windows/nhi-bridge.wxs >&2
 echo "$out"

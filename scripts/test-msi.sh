@@ -24,7 +24,8 @@ ca=$(msiinfo export "$msi" CustomAction)
 grep -q "HostsAdd.*cert install --only hosts" <<<"$ca" || fail "no hosts action: $ca"
 grep -q "HostsRemove.*cert uninstall --only hosts" <<<"$ca" || fail "no hosts removal: $ca"
 # 3072 = deferred (1024) + no impersonation (2048): elevated, as SYSTEM.
-grep -E "HostsAdd	[0-9]+" <<<"$ca" | awk -F'\t' '{ exit !(and($2, 3072) == 3072) }' || fail "the hosts action is not deferred and elevated: $ca"
+type=$(awk -F'\t' '$1 == "HostsAdd" { print $2 }' <<<"$ca")
+[ -n "$type" ] && [ $((type & 3072)) = 3072 ] || fail "the hosts action is not deferred and elevated: $ca"
 msiinfo export "$msi" Upgrade | grep -q "OLDERFOUND" || fail "no major upgrade"
 msiinfo suminfo "$msi" | grep -q "x64" || fail "not an x64 package"
 echo "test-msi: $msi: files, shortcuts, autostart, elevated hosts actions, major upgrade"

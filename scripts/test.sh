@@ -25,6 +25,8 @@ bash scripts/schemathesis.sh
 # tray icon of the same release binary under Xvfb with a StatusNotifier host.
 bash scripts/test-deb.sh
 bash scripts/test-tray.sh target/release/nhi-bridge
+# Windows: the cross-built programs and the MSI's tables (Wine runs come with issue #10).
+bash scripts/test-msi.sh
 fuzz_secs=${NHI_FUZZ_SECS:-30}
 if [ "$fuzz_secs" != 0 ]; then
   bash scripts/fuzz.sh "$fuzz_secs"

@@ -16,9 +16,11 @@ use std::time::Duration;
 
 use pcsc::{Context, ReaderState, Scope, State, PNP_NOTIFICATION};
 
-/// Longest single wait in `SCardGetStatusChange`; bounds how stale the reader list can get on a
-/// platform without PnP notifications.
-const WAIT: Duration = Duration::from_secs(1);
+/// Longest single wait in `SCardGetStatusChange`. Changes wake it at once (the PnP pseudo
+/// reader reports plugs, a stopped pcscd ends the call, `SCardCancel` stops it), so this is only
+/// a backstop for a platform whose PnP notification fails — long enough that an idle daemon
+/// does not wake (it used to be 1 s: a wake-up a second for nothing).
+const WAIT: Duration = Duration::from_secs(60);
 /// Pause between attempts to reach a stopped PC/SC service.
 const RETRY: Duration = Duration::from_millis(250);
 

@@ -128,11 +128,12 @@ fn reply_syntax_and_unknown_commands() {
     }
     // Still open after unknown commands.
     assert_eq!(ws.send("GetVersion").as_deref(), Some("GetVersion:0011"));
-    // A bad H_Sign argument is refused before anything is sent anywhere.
-    assert_eq!(ws.send("H_Sign?Random=123").as_deref(), Some("4000"));
+    // A bad H_Sign argument is refused before anything is sent anywhere, with the service
+    // error pages know (our own 4000 is in the log).
+    assert_eq!(ws.send("H_Sign?Random=123").as_deref(), Some("8201"));
     assert_eq!(
         ws.send("H_Sign?Random=0011 234567890123456").as_deref(),
-        Some("4000")
+        Some("8201")
     );
 }
 
@@ -245,11 +246,12 @@ auth_secret = "ffffffffffffffffffffffffffffffff"
     assert!(sam.events().contains(&"03 card-bad".to_owned()));
     wrong.remove();
 
-    // Card pulled after SELECT and CA 00: reported as removed, and the next request works.
+    // Card pulled after SELECT and CA 00: "no card" (7004) as pages know it — not their
+    // "installation problem" default for our 8014 — and the next request works.
     let pulled = Sim::start(SLOT0, &["--remove-after", "2"]);
     assert_eq!(
         ws.send("H_Sign?Random=00111234567890123456").as_deref(),
-        Some("8014")
+        Some("7004")
     );
     drop(pulled);
     let _good = Sim::start(SLOT0, &[]);
@@ -537,7 +539,7 @@ fn http_variant_on_59001_and_59002() {
     ));
     assert_eq!(
         post("/api/SignHC", "{\"random\":\"short\"}").json()["result"],
-        "4000"
+        "8201"
     );
     assert_eq!(
         post("/api/EncryptPwd", "{\"pwd\":\"123\"}").json()["result"],

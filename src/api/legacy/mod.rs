@@ -48,13 +48,44 @@ fn basic_code(e: &ServiceError) -> Code {
     }
 }
 
-/// H_Sign keeps the 700x codes apart (§1.5, §6).
+/// Codes the NHI pages know: anything else they show as "A001, a component installation
+/// problem", which misleads (a card pulled out is not an installation problem).
+pub const PAGE_KNOWN: [Code; 26] = [
+    "0000", "4061", "7001", "7002", "7003", "7004", "8001", "8002", "8003", "8004", "8005", "8006",
+    "8007", "8008", "8010", "8011", "8013", "8201", "8202", "8302", "8303", "8304", "8305", "8306",
+    "9001", "9002",
+];
+
+/// Codes the official component itself sends although the pages have no text for them: we send
+/// them in the same cases (a refused page, a bad password length, an unknown command, the two
+/// handshake failures), as the official component does.
+pub const OFFICIAL_UNKNOWN_TO_PAGES: [Code; 5] = ["4041", "8009", "8300", "8301", "9999"];
+
+/// The service error pages show for a failure of ours that has no legacy code (服務異常).
+const SERVICE_ERROR: Code = "8201";
+
+/// H_Sign keeps the 700x codes apart (§1.5, §6); our own codes become the nearest code pages
+/// know (docs/legacy.md has the table). The precise code stays in the log and in v1.
 fn hsign_code(code: ErrorCode) -> Code {
     match code {
         ErrorCode::PcscUnavailable => "7001",
         ErrorCode::NoReader => "7002",
-        ErrorCode::NoCard | ErrorCode::NotNhiCard | ErrorCode::ReaderNotFound => "7004",
-        other => other.code(),
+        // A card pulled out mid-signature: "no card" is what the person needs to hear.
+        ErrorCode::NoCard
+        | ErrorCode::NotNhiCard
+        | ErrorCode::ReaderNotFound
+        | ErrorCode::CardRemoved => "7004",
+        // The card or reader cannot be used: the page's 8013 text says to check both.
+        ErrorCode::CardUnavailable
+        | ErrorCode::CardInvalidResponse
+        | ErrorCode::CardTimeout
+        | ErrorCode::CardBusy
+        | ErrorCode::CardUnresponsive
+        | ErrorCode::ProfileReadFailed
+        | ErrorCode::CardDataReadFailed => "8013",
+        other if PAGE_KNOWN.contains(&other.code()) => other.code(),
+        other if OFFICIAL_UNKNOWN_TO_PAGES.contains(&other.code()) => other.code(),
+        _ => SERVICE_ERROR,
     }
 }
 
@@ -65,7 +96,7 @@ pub fn version() -> &'static str {
 
 /// 16 digits from the OS CSPRNG.
 pub fn random() -> Result<String, Code> {
-    let digits: [u8; 16] = crate::sam::random_digits().map_err(|_| "9876")?;
+    let digits: [u8; 16] = crate::sam::random_digits().map_err(|_| SERVICE_ERROR)?;
     Ok(digits.iter().map(|&d| d as char).collect())
 }
 
@@ -134,7 +165,8 @@ pub async fn get_basic_fields<T>(
 /// `H_Sign?Random=…`: the 256-character signature, or the legacy code.
 pub async fn h_sign(state: &AppState, argument: &str) -> Result<String, Code> {
     let Some(arg) = HSignArgument::parse(argument) else {
-        return Err(ErrorCode::BadRequest.code());
+        log::info!("H_Sign: the argument is not 20 printable characters (4000)");
+        return Err(SERVICE_ERROR);
     };
     state.service.hsign(arg).await.map_err(|e| {
         log::info!("H_Sign: {e}");
@@ -201,6 +233,20 @@ mod tests {
         assert_eq!(hsign_code(ErrorCode::NotNhiCard), "7004");
         assert_eq!(hsign_code(ErrorCode::SamNotOk), "8008");
         assert_eq!(hsign_code(ErrorCode::SamUnreachable), "4061");
+        assert_eq!(hsign_code(ErrorCode::CardRemoved), "7004");
+        assert_eq!(hsign_code(ErrorCode::CardTimeout), "8013");
+        assert_eq!(hsign_code(ErrorCode::Internal), "8201");
+    }
+
+    #[test]
+    fn legacy_surfaces_send_only_codes_pages_know_or_the_official_component_sends() {
+        let allowed = |c: Code| PAGE_KNOWN.contains(&c) || OFFICIAL_UNKNOWN_TO_PAGES.contains(&c);
+        for &code in ErrorCode::ALL {
+            let h = hsign_code(code);
+            assert!(allowed(h), "H_Sign answers {h} for {code}");
+            let b = basic_code(&ServiceError::new(code, ""));
+            assert!(allowed(b), "GetBasic answers {b} for {code}");
+        }
     }
 
     #[test]

@@ -218,6 +218,7 @@ fn main() {
         legacy: LegacySettings::default(),
         shutdown: stop_rx.clone(),
         page_token: nhi_bridge::api::PageToken::random(),
+        contact: nhi_bridge::api::PageContact::default(),
     });
     let listeners = rt.block_on(server::bind(0)).expect("bind");
     let port = listeners[0].local_addr().expect("addr").port();

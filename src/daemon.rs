@@ -152,6 +152,7 @@ async fn serve(
         },
         shutdown: stop_rx.clone(),
         page_token: api::PageToken::random(),
+        contact: api::PageContact::default(),
     });
     let acceptor = Arc::new(acceptor);
     let mut bindings = Binding::all(

@@ -45,6 +45,30 @@ pub struct AppState {
     pub shutdown: tokio::sync::watch::Receiver<bool>,
     /// Quoted by the self-check page to follow the event stream (see [`PageToken`]).
     pub page_token: PageToken,
+    /// When a page of an allowed origin last reached the daemon.
+    pub contact: PageContact,
+}
+
+/// The last time a page of an allowed origin reached the daemon, and which origin: in memory only,
+/// never personal. It tells a browser that blocks pages from reaching loopback (Chrome's Local
+/// Network Access) from a component that is not there.
+#[derive(Default)]
+pub struct PageContact(std::sync::Mutex<Option<(String, std::time::SystemTime)>>);
+
+impl PageContact {
+    /// Notes a request from `origin` now.
+    pub fn note(&self, origin: &str) {
+        let mut last = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match last.as_mut() {
+            Some((o, at)) if o == origin => *at = std::time::SystemTime::now(),
+            _ => *last = Some((origin.to_owned(), std::time::SystemTime::now())),
+        }
+    }
+
+    /// The last contact: origin and time.
+    pub fn last(&self) -> Option<(String, std::time::SystemTime)> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
 }
 
 /// A request as the routes see it.
@@ -215,7 +239,12 @@ where
         conn,
     } = head;
     let caller = match guard.check(&method, &path, &query, &headers) {
-        Ok(c) => c,
+        Ok(c) => {
+            if let Caller::Site(origin) = &c {
+                state.contact.note(origin);
+            }
+            c
+        }
         Err(code) => {
             log::info!("refused {method} {path}: {}", code.message_en());
             return error_response(code);

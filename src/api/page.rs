@@ -233,6 +233,25 @@ pub fn status_page(state: &AppState) -> Response {
             &format!("{} {version}", t.daemon_en),
             None,
         ),
+        match state.contact.last() {
+            Some((origin, at)) => {
+                let local = chrono::DateTime::<chrono::Local>::from(at).format("%H:%M");
+                row(
+                    "pages",
+                    true,
+                    &format!("最近一次網頁連線：{local}，來自 {origin}"),
+                    &format!("Last page contact: {local}, from {origin}"),
+                    None,
+                )
+            }
+            None => row(
+                "pages",
+                true,
+                "元件啟動後尚無網頁連線（若健保署網頁顯示找不到元件，請在瀏覽器允許該網站存取區域網路）",
+                "No page has reached the component since it started (if the NHI page says the component is missing, allow the site local network access in the browser)",
+                None,
+            ),
+        },
         row(
             "tls",
             true,

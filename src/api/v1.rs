@@ -53,6 +53,17 @@ pub struct StatusJson {
     pub readers: Vec<ReaderStateJson>,
     /// The reader card operations go to, when known.
     pub selected_reader: Option<String>,
+    /// When a page of an allowed origin last reached the daemon (`null`: none since it started).
+    pub last_page_contact: Option<PageContactJson>,
+}
+
+/// `last_page_contact` in `/v1/status`.
+#[derive(Serialize)]
+pub struct PageContactJson {
+    /// The page's origin.
+    pub origin: String,
+    /// RFC 3339, UTC.
+    pub at: String,
 }
 
 /// One reader in `/v1/readers` (and `nhi-bridge readers --json`).
@@ -136,6 +147,11 @@ pub fn status_json(state: &AppState) -> StatusJson {
             })
             .collect(),
         selected_reader: state.service.selected_reader(),
+        last_page_contact: state.contact.last().map(|(origin, at)| PageContactJson {
+            origin,
+            at: chrono::DateTime::<chrono::Utc>::from(at)
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        }),
     }
 }
 

@@ -135,6 +135,7 @@ pub fn run(env: &Env) -> Report {
     let f = Facts::gather(env);
     let mut out = vec![
         daemon(&f),
+        pages(&f),
         port(&f),
         tls_leaf(&f),
         tls_ca_key(&f),
@@ -178,6 +179,41 @@ fn daemon(f: &Facts<'_>) -> Check {
                 format!("What answers on 127.0.0.1:{port} is not this component, or its certificate differs: {e}"),
             ),
             pair("請見「port」項目；若是本元件，請重新啟動它", "See `port`; if it is this component, restart it"),
+        ),
+    }
+}
+
+/// `pages`: whether a web page has reached the component since it started. A page that says the
+/// component is missing while none has reached it was stopped by the browser (Chrome's Local
+/// Network Access permission), not by the component.
+fn pages(f: &Facts<'_>) -> Check {
+    let Probe::Status(v) = &f.probe else {
+        return Check::bad(
+            "pages",
+            Status::Warn,
+            pair(
+                "無法得知網頁連線情形",
+                "Cannot tell whether pages reach the component",
+            ),
+            needs("daemon"),
+        );
+    };
+    let contact = &v["last_page_contact"];
+    match (contact["origin"].as_str(), contact["at"].as_str()) {
+        (Some(origin), Some(at)) => {
+            let local = chrono::DateTime::parse_from_rfc3339(at)
+                .map(|t| t.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M").to_string())
+                .unwrap_or_else(|_| at.to_owned());
+            Check::ok(
+                "pages",
+                format!("最近一次網頁連線：{local}，來自 {origin}"),
+                format!("Last page contact: {local}, from {origin}"),
+            )
+        }
+        _ => Check::ok(
+            "pages",
+            "元件啟動後尚無網頁連線（若網頁顯示找不到元件，請在 Chrome/Edge 允許該網站存取「區域網路」，見 docs/self-check.md）",
+            "No page has reached the component since it started (if the page says the component is missing, allow the site \"local network access\" in Chrome/Edge; see docs/self-check.md)",
         ),
     }
 }

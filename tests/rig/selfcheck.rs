@@ -378,3 +378,58 @@ fn diagnostics_bundle_has_the_facts_and_no_holder_data() {
         }
     }
 }
+
+#[test]
+fn page_contact_is_recorded_and_shown_without_personal_data() {
+    let _rig = rig();
+    let w = World::new();
+    let _sim = Sim::start(SLOT0, &[]);
+    let d = w.daemon();
+    // Nothing has reached it yet: status says so, and so do check and the page.
+    assert_eq!(
+        d.get("/v1/status", None).json()["last_page_contact"],
+        serde_json::Value::Null
+    );
+    let (_, report) = w.check(d.port);
+    assert!(row(&report, "pages")["message_en"]
+        .as_str()
+        .is_some_and(|m| m.contains("No page has reached")));
+    assert!(d.get("/", None).text().contains("尚無網頁連線"));
+    // A refused page does not count; an allowed one does, with its origin and the time.
+    assert_eq!(d.get("/v1/card", Some("https://evil.example")).status, 403);
+    assert_eq!(
+        d.get("/v1/status", None).json()["last_page_contact"],
+        serde_json::Value::Null
+    );
+    assert_eq!(d.get("/v1/card", Some(NHI_ORIGIN)).status, 200);
+    let contact = d.get("/v1/status", None).json()["last_page_contact"].clone();
+    assert_eq!(contact["origin"], NHI_ORIGIN);
+    assert!(
+        chrono_like(contact["at"].as_str().unwrap_or("")),
+        "{contact}"
+    );
+    let (_, report) = w.check(d.port);
+    let pages = row(&report, "pages");
+    assert_eq!(pages["status"], "ok");
+    assert!(
+        pages["message_en"]
+            .as_str()
+            .is_some_and(|m| m.contains(NHI_ORIGIN)),
+        "{pages}"
+    );
+    assert!(d.get("/", None).text().contains(NHI_ORIGIN));
+    // The legacy WebSocket counts too.
+    let other = "https://www.nhi.gov.tw";
+    let mut ws = EchoSocket::open(&d.ca, d.port, &d.host(), other);
+    assert!(ws.send("GetVersion").is_some());
+    assert_eq!(
+        d.get("/v1/status", None).json()["last_page_contact"]["origin"],
+        other
+    );
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ`.
+fn chrono_like(at: &str) -> bool {
+    let b = at.as_bytes();
+    b.len() == 20 && b[4] == b'-' && b[10] == b'T' && b[19] == b'Z'
+}

@@ -144,7 +144,11 @@ pub fn route(
             move |ws: Ws, headers: HeaderMap, conn: Option<Connection>| {
                 let access = match guard.check(&Method::GET, "/echo", "", &headers) {
                     Ok(Caller::NoOrigin) => Access::VersionOnly,
-                    Ok(_) => Access::Full,
+                    Ok(Caller::Site(origin)) => {
+                        state.contact.note(&origin);
+                        Access::Full
+                    }
+                    Ok(Caller::OwnPage) => Access::Full,
                     Err(code) => {
                         log::info!("legacy WebSocket refused: {}", code.message_en());
                         Access::Refused

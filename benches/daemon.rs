@@ -209,6 +209,7 @@ fn main() {
             card_timeout: Duration::from_secs(10),
             hsign_timeout: Duration::from_secs(30),
             sam: nhi_bridge::sam::SamConfig::default(),
+            prefetch: false,
         },
     )
     .expect("service");

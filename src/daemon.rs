@@ -135,6 +135,7 @@ async fn serve(
         card_timeout: cfg.card_timeout(),
         hsign_timeout: Duration::from_secs(cfg.hsign_timeout_secs),
         sam: cfg.sam(),
+        prefetch: cfg.prefetch,
     };
     let (service, monitor) = match CardService::start(Arc::new(Pcsc::new()), settings) {
         Ok(x) => x,

@@ -68,6 +68,9 @@ pub struct Config {
     pub hsign_timeout_secs: u64,
     /// UTC offset of the date used by EnCrypt / SecureGetBasicWithParam (Taiwan: 480).
     pub legacy_date_utc_offset_minutes: i32,
+    /// Read an NHI card's profile the moment it is inserted, so the page's first request is
+    /// answered from memory (kept in memory only, dropped when the card leaves, never logged).
+    pub prefetch: bool,
 }
 
 impl Default for Config {
@@ -93,6 +96,7 @@ impl Default for Config {
             sam_reply_timeout_secs: sam.reply_timeout.as_secs(),
             hsign_timeout_secs: 120,
             legacy_date_utc_offset_minutes: 480,
+            prefetch: true,
         }
     }
 }

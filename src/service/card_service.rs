@@ -55,6 +55,8 @@ pub struct Settings {
     pub hsign_timeout: Duration,
     /// The cloud SAM for H_Sign.
     pub sam: SamConfig,
+    /// Read a card's profile when it is inserted (see [`CardService::prefetch`]).
+    pub prefetch: bool,
 }
 
 /// The daemon's single owner of card access (see the module notes).
@@ -64,6 +66,8 @@ pub struct CardService {
     timeout: Duration,
     hsign_timeout: Duration,
     sam: SamConfig,
+    /// Where prefetches run; `None` (no prefetch) when started outside a tokio runtime.
+    prefetch: Option<tokio::runtime::Handle>,
     io: Arc<tokio::sync::Mutex<()>>,
     snapshot: RwLock<Snapshot>,
     cache: Arc<Mutex<HashMap<String, Cached>>>,
@@ -79,6 +83,9 @@ impl EventSink for Sink {
     fn publish(&self, event: ReaderEvent) {
         if let Some(service) = self.0.upgrade() {
             service.apply(&event);
+            if let ReaderEvent::CardInserted { reader, .. } = &event {
+                service.prefetch(reader);
+            }
             let _ = service.events.send(event);
         }
     }
@@ -118,6 +125,10 @@ impl CardService {
             timeout: settings.card_timeout,
             hsign_timeout: settings.hsign_timeout,
             sam: settings.sam,
+            prefetch: settings
+                .prefetch
+                .then(tokio::runtime::Handle::try_current)
+                .and_then(Result::ok),
             io: Arc::new(tokio::sync::Mutex::new(())),
             snapshot: RwLock::new(initial),
             cache: Arc::new(Mutex::new(HashMap::new())),
@@ -218,6 +229,26 @@ impl CardService {
             .filter(|(reader, c)| snap.readers.get(*reader) == Some(&Some(c.insertion.clone())))
             .map(|(reader, _)| reader.clone())
             .min()
+    }
+
+    /// Reads the profile of the card just inserted in `reader`, so the first page request is
+    /// answered from memory. It is an ordinary read: it waits its turn for the card (a request
+    /// already waiting goes first), holds it for one read, and a request that comes meanwhile
+    /// waits and then finds the cache filled — one card read, not two. A card that refuses the
+    /// NHI SELECT gets that SELECT and nothing else; a card pulled out meanwhile leaves nothing
+    /// cached (the insertion no longer matches).
+    fn prefetch(self: &Arc<Self>, reader: &str) {
+        let Some(rt) = &self.prefetch else {
+            return;
+        };
+        let service = self.clone();
+        let reader = reader.to_owned();
+        rt.spawn(async move {
+            match service.profile(Some(reader.clone())).await {
+                Ok(_) => log::debug!("prefetched the card in {reader:?}"),
+                Err(e) => log::debug!("prefetch in {reader:?}: {}", e.code),
+            }
+        });
     }
 
     /// The readers and their cards as the monitor last reported them: no PC/SC call, so it never

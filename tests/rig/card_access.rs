@@ -213,3 +213,97 @@ fn a_swapped_card_never_answers_for_its_successor() {
     );
     drop(b);
 }
+
+fn profile_reads(sim: &Sim) -> usize {
+    sim.apdus()
+        .iter()
+        .filter(|a| a.starts_with("00CA1100"))
+        .count()
+}
+
+#[test]
+fn prefetch_reads_the_card_at_insertion_and_the_page_gets_it_from_memory() {
+    let _rig = rig();
+    let d = Daemon::start("prefetch = true\nlog_level = \"debug\"\n");
+    let sim = Sim::start(SLOT0, &[]);
+    eventually("the card is prefetched", Duration::from_secs(10), || {
+        d.log().contains("prefetched the card")
+    });
+    let before = sim.apdus().len();
+    assert_eq!(profile_reads(&sim), 1);
+    let card = d.get("/v1/card", Some(NHI_ORIGIN));
+    assert_eq!(card.json()["card_no"], sample().card_no.as_str());
+    assert_eq!(
+        sim.apdus().len(),
+        before,
+        "the page's request went to the card"
+    );
+    assert_eq!(resets(&sim), 0, "the prefetch reset the card");
+}
+
+#[test]
+fn prefetch_gives_a_foreign_card_one_select_only() {
+    let _rig = rig();
+    let d = Daemon::start("prefetch = true\nlog_level = \"debug\"\n");
+    let sim = Sim::start(SLOT0, &["--sw", "A4=6A82"]);
+    eventually("the prefetch is over", Duration::from_secs(10), || {
+        d.log().contains("prefetch in")
+    });
+    assert_eq!(
+        sim.apdus(),
+        [SELECT_HC],
+        "more than the SELECT reached a foreign card"
+    );
+    assert_eq!(resets(&sim), 0);
+}
+
+#[test]
+fn a_request_during_the_prefetch_joins_it() {
+    let _rig = rig();
+    let d = Daemon::start("prefetch = true\nlog_level = \"debug\"\n");
+    // 3 APDUs at 300 ms: the request arrives while the prefetch holds the card.
+    let sim = Sim::start(SLOT0, &["--delay-ms", "300"]);
+    let card = d.get("/v1/card", Some(NHI_ORIGIN));
+    assert_eq!(card.json()["card_no"], sample().card_no.as_str());
+    eventually("the prefetch is over", Duration::from_secs(10), || {
+        d.log().contains("prefetched the card")
+    });
+    assert_eq!(profile_reads(&sim), 1, "two reads: {:?}", sim.apdus());
+}
+
+#[test]
+fn a_card_pulled_during_the_prefetch_leaves_nothing_behind() {
+    let _rig = rig();
+    let d = Daemon::start("prefetch = true\nlog_level = \"debug\"\n");
+    let sim = Sim::start(SLOT0, &["--delay-ms", "400"]);
+    eventually("the prefetch has begun", Duration::from_secs(10), || {
+        !sim.apdus().is_empty()
+    });
+    sim.remove();
+    eventually("the prefetch is over", Duration::from_secs(10), || {
+        d.log().contains("prefetch in") || d.log().contains("prefetched the card")
+    });
+    let r = d.get("/v1/card", Some(NHI_ORIGIN));
+    assert_ne!(
+        r.status,
+        200,
+        "a pulled card's data was served: {}",
+        r.text()
+    );
+    assert_eq!(r.json()["code"], "7004");
+}
+
+#[test]
+fn without_prefetch_no_apdu_reaches_the_card_until_asked() {
+    let _rig = rig();
+    let d = Daemon::start("prefetch = false\nlog_level = \"debug\"\n");
+    let mut events = d.events(NHI_ORIGIN);
+    events.expect("pcsc-up", "", Duration::from_secs(5));
+    let sim = Sim::start(SLOT0, &[]);
+    events.expect("card-inserted", SLOT0.reader, Duration::from_secs(5));
+    assert_eq!(d.get("/v1/readers", Some(NHI_ORIGIN)).status, 200);
+    assert!(sim.apdus().is_empty(), "{:?}", sim.apdus());
+    assert!(!d.log().contains("prefetch"));
+    assert_eq!(d.get("/v1/card", Some(NHI_ORIGIN)).status, 200);
+    assert_eq!(profile_reads(&sim), 1);
+}

@@ -271,6 +271,10 @@ impl Daemon {
         if !text.contains("legacy_https_port") {
             text.push_str("\nlegacy_https_port = 0\n");
         }
+        // Tests count APDUs: no read at insertion unless a test asks for it.
+        if !text.contains("prefetch") {
+            text.push_str("\nprefetch = false\n");
+        }
         std::fs::write(&cfg_path, text).expect("write config");
         let bin = env!("CARGO_BIN_EXE_nhi-bridge");
         let mut cmd = match wrapper.split_first() {

@@ -370,7 +370,9 @@ impl PcscTransport<'_, '_> {
 impl Transport for PcscTransport<'_, '_> {
     fn transmit_raw(&mut self, apdu: &[u8]) -> Result<Vec<u8>, TransportError> {
         use pcsc::Error as E;
-        let mut buf = vec![0u8; pcsc::MAX_BUFFER_SIZE_EXTENDED];
+        // Short APDUs only (the NHI card's answers are at most 256 + 2 bytes): a buffer on the
+        // stack, not 64 KiB allocated and zeroed per APDU.
+        let mut buf = [0u8; pcsc::MAX_BUFFER_SIZE];
         let result = match self.tx.transmit(apdu, &mut buf) {
             // Some drivers (vpcd among them) report a lost card as an empty "successful" answer.
             Ok(resp) if resp.len() < 2 && self.removed_since() => Err(TransportError::CardRemoved),

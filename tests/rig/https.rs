@@ -496,6 +496,27 @@ impl EchoSocket {
     }
 }
 
+/// Asserts that the daemon closes `stream` within 15 s: a read ends with end-of-stream or a
+/// reset, not with our own read timeout (which would mean the connection was left open).
+pub fn assert_closed_by_daemon<S: Read>(
+    stream: &mut S,
+    set_timeout: impl FnOnce(Duration),
+    what: &str,
+) {
+    set_timeout(Duration::from_secs(15));
+    let mut b = [0u8; 1];
+    match stream.read(&mut b) {
+        Ok(n) => assert_eq!(n, 0, "{what}: the daemon sent data"),
+        Err(e) => assert!(
+            !matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ),
+            "{what}: not closed: {e}"
+        ),
+    }
+}
+
 /// A running `nhi-sam-sim` on a free loopback port.
 pub struct SamSim {
     child: Child,

@@ -25,7 +25,15 @@ use nhi_bridge::service::card_service::{CardService, Settings};
 use nhi_bridge::tls;
 use openssl::ssl::{SslConnector, SslMethod, SslStream, SslVerifyMode};
 
-const READER: &str = "Virtual PCD 00 00";
+/// The vpcd slot the bench uses: `NHI_BENCH_SLOT=1` takes the second one (reader
+/// `Virtual PCD 00 01`, TCP 35964), so the bench can run beside something using slot 0 — or
+/// inside `scripts/private-rig.sh`, beside anything at all.
+fn slot() -> (String, u16) {
+    match std::env::var("NHI_BENCH_SLOT").as_deref() {
+        Ok("1") => ("Virtual PCD 00 01".into(), 35964),
+        _ => ("Virtual PCD 00 00".into(), 35963),
+    }
+}
 const ORIGIN: &str = "https://cloudicweb.nhi.gov.tw";
 
 fn sim_bin() -> PathBuf {
@@ -51,7 +59,7 @@ fn sim_bin() -> PathBuf {
 fn wait_card(present: bool) {
     let ctx =
         pcsc::Context::establish(pcsc::Scope::User).expect("pcscd running (scripts/setup-rig.sh)");
-    let name = CString::new(READER).expect("name");
+    let name = CString::new(slot().0).expect("name");
     let mut st = [pcsc::ReaderState::new(name, pcsc::State::UNAWARE)];
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -74,7 +82,7 @@ struct Card(Child);
 impl Card {
     fn insert(bin: &Path, delay_ms: u64) -> Card {
         let child = Command::new(bin)
-            .args(["--port", "35963", "--delay-ms", &delay_ms.to_string()])
+            .args(["--port", &slot().1.to_string(), "--delay-ms", &delay_ms.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -160,7 +168,7 @@ fn wait_monitor(state: &AppState) {
         .service
         .snapshot()
         .readers
-        .get(READER)
+        .get(&slot().0)
         .is_none_or(|c| c.is_none())
     {
         assert!(

@@ -82,7 +82,12 @@ struct Card(Child);
 impl Card {
     fn insert(bin: &Path, delay_ms: u64) -> Card {
         let child = Command::new(bin)
-            .args(["--port", &slot().1.to_string(), "--delay-ms", &delay_ms.to_string()])
+            .args([
+                "--port",
+                &slot().1.to_string(),
+                "--delay-ms",
+                &delay_ms.to_string(),
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

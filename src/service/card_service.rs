@@ -29,6 +29,10 @@ use crate::sam::SamConfig;
 
 /// Longest pcscd may take to say what is in a reader (it does not touch cards).
 const STATUS_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long one confirmation of a cached insertion serves further hits. pcscd itself learns of a
+/// swap only when it next polls the reader (vpcd: ~400 ms), so 20 ms adds little to that window,
+/// while a confirmation per hit would cap cached reads at one pcscd round trip each.
+const CONFIRM_FRESH: Duration = Duration::from_millis(20);
 
 /// What is known of PC/SC right now.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -75,6 +79,8 @@ pub struct CardService {
     /// Whether the inserted card's last read failed (for the tray); reset by a success or by the
     /// card leaving.
     failed: tokio::sync::watch::Sender<bool>,
+    /// The last insertion pcscd confirmed, and when (see [`CONFIRM_FRESH`]).
+    confirmed: Mutex<Option<(String, Insertion, Instant)>>,
 }
 
 struct Sink(Weak<CardService>);
@@ -134,6 +140,7 @@ impl CardService {
             cache: Arc::new(Mutex::new(HashMap::new())),
             events,
             failed: tokio::sync::watch::channel(false).0,
+            confirmed: Mutex::new(None),
         });
         let monitor = Monitor::spawn(Sink(Arc::downgrade(&service)))?;
         Ok((service, monitor))
@@ -275,6 +282,12 @@ impl CardService {
     /// the cached ones. A mismatch drops the entry.
     async fn confirmed(&self, reader: Option<&str>, deadline: Instant) -> Option<Arc<CardReadout>> {
         let (name, insertion, readout) = self.cached(reader)?;
+        let fresh = lock(&self.confirmed).as_ref().is_some_and(|(n, i, at)| {
+            *n == name && *i == insertion && at.elapsed() < CONFIRM_FRESH
+        });
+        if fresh {
+            return Some(readout);
+        }
         let pcsc = self.pcsc.clone();
         let asked = name.clone();
         let until = deadline.min(Instant::now() + STATUS_TIMEOUT);
@@ -283,6 +296,7 @@ impl CardService {
             Ok(Some((atr, event_count)))
                 if atr == insertion.atr && event_count == insertion.event_count =>
             {
+                *lock(&self.confirmed) = Some((name, insertion, Instant::now()));
                 Some(readout)
             }
             Ok(_) => {

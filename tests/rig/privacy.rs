@@ -1,4 +1,6 @@
-//! Card-holder data never reaches the log, even at trace level.
+//! Card-holder data never reaches the log, even at trace level: not from the CLI, not from the
+//! daemon (v1 and the legacy WebSocket, whose library would log every frame), not through a
+//! diagnostics bundle.
 
 use crate::support::*;
 
@@ -79,6 +81,7 @@ fn a_trace_level_daemon_logs_no_frames_and_keeps_its_log_private() {
         d.get("/v1/card", Some(NHI_ORIGIN)).json()["id_no"],
         sample().id_no.as_str()
     );
+    assert_eq!(d.get("/v1/readers", Some(NHI_ORIGIN)).status, 200);
     drop(ws);
     let logs = d.data.join("logs");
     let stderr = d.log();

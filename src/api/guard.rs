@@ -6,6 +6,7 @@
 use http::header::{self, HeaderMap, HeaderValue};
 use http::Method;
 
+use super::popup::OPENER_HEADER;
 use crate::config::{Allowlist, Origin};
 use crate::error::ErrorCode;
 
@@ -19,6 +20,9 @@ pub enum Caller {
     Site(String),
     /// A page the daemon serves itself (same origin: no CORS needed).
     OwnPage,
+    /// The daemon's AuthHC popup (`/auth.html`) calling `/api/` for the allowed page that opened
+    /// it (same origin: no CORS needed).
+    Popup(String),
     /// No Origin header: a non-browser client such as curl or `nhi-bridge check`.
     NoOrigin,
 }
@@ -37,7 +41,10 @@ pub struct Guard {
 /// is here for its upgrade; the session itself then answers `GetVersion` only.)
 fn open_without_origin(method: &Method, path: &str) -> bool {
     (method == Method::GET || method == Method::HEAD)
-        && matches!(path, "/v1/status" | "/" | "/echo" | "/api/GetStatus.bmp")
+        && matches!(
+            path,
+            "/v1/status" | "/" | "/echo" | "/api/GetStatus.bmp" | "/auth.html"
+        )
 }
 
 /// A random value made at start-up and embedded in the self-check page: same-origin requests carry
@@ -136,6 +143,16 @@ impl Guard {
                 if self.allowlist.allows(origin) {
                     Ok(Caller::Site(origin.to_owned()))
                 } else if self.own_origin(origin) {
+                    if method == Method::POST && path.starts_with("/api/") {
+                        // Only the AuthHC popup posts to /api/ from our own origin, and it names
+                        // its opener, which must be allowed as if it had asked itself.
+                        return headers
+                            .get(OPENER_HEADER)
+                            .and_then(|o| o.to_str().ok())
+                            .filter(|o| self.allowlist.allows(o))
+                            .map(|o| Caller::Popup(o.to_owned()))
+                            .ok_or(ErrorCode::OriginRefused);
+                    }
                     Ok(Caller::OwnPage)
                 } else {
                     Err(ErrorCode::OriginRefused)
@@ -269,6 +286,32 @@ mod tests {
         );
         assert_eq!(
             g.check(&Method::GET, "/v1/card", "", &h("http://127.0.0.1:7777")),
+            Err(ErrorCode::OriginRefused)
+        );
+
+        // The AuthHC popup: our own origin posting to /api/ must name an allowed opener.
+        let popup = |origin: &str, opener: Option<&str>| {
+            let mut h = h(origin);
+            if let Some(o) = opener {
+                h.insert(OPENER_HEADER, HeaderValue::from_str(o).unwrap());
+            }
+            g.check(&Method::POST, "/api/GetBasic", "", &h)
+        };
+        let own = "https://127.0.0.1:7777";
+        assert_eq!(
+            popup(own, Some("https://cloudicweb.nhi.gov.tw")),
+            Ok(Caller::Popup("https://cloudicweb.nhi.gov.tw".into()))
+        );
+        assert_eq!(popup(own, None), Err(ErrorCode::OriginRefused));
+        assert_eq!(
+            popup(own, Some("https://evil.example")),
+            Err(ErrorCode::OriginRefused)
+        );
+        assert_eq!(
+            popup(
+                "https://evil.example",
+                Some("https://cloudicweb.nhi.gov.tw")
+            ),
             Err(ErrorCode::OriginRefused)
         );
 

@@ -6,6 +6,7 @@
 pub mod guard;
 pub mod legacy;
 pub mod page;
+pub mod popup;
 pub mod v1;
 
 use std::convert::Infallible;
@@ -51,23 +52,47 @@ pub struct AppState {
 
 /// The last time a page of an allowed origin reached the daemon, and which origin: in memory only,
 /// never personal. It tells a browser that blocks pages from reaching loopback (Chrome's Local
-/// Network Access) from a component that is not there.
+/// Network Access) from a component that is not there. It also keeps the few allowed origins seen
+/// since start, most recent first: the AuthHC popup cannot learn its opener's origin (browsers send
+/// no Referer from an https page to `http://localhost`), so it greets exactly these and no one else.
 #[derive(Default)]
-pub struct PageContact(std::sync::Mutex<Option<(String, std::time::SystemTime)>>);
+pub struct PageContact(std::sync::Mutex<Vec<(String, std::time::SystemTime)>>);
+
+/// How many distinct origins [`PageContact`] remembers.
+const CONTACT_ORIGINS: usize = 16;
 
 impl PageContact {
     /// Notes a request from `origin` now.
     pub fn note(&self, origin: &str) {
-        let mut last = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        match last.as_mut() {
-            Some((o, at)) if o == origin => *at = std::time::SystemTime::now(),
-            _ => *last = Some((origin.to_owned(), std::time::SystemTime::now())),
+        let mut seen = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let now = std::time::SystemTime::now();
+        match seen.first_mut() {
+            Some((o, at)) if o == origin => *at = now,
+            _ => {
+                seen.retain(|(o, _)| o != origin);
+                seen.insert(0, (origin.to_owned(), now));
+                seen.truncate(CONTACT_ORIGINS);
+            }
         }
     }
 
     /// The last contact: origin and time.
     pub fn last(&self) -> Option<(String, std::time::SystemTime)> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .first()
+            .cloned()
+    }
+
+    /// The allowed origins seen since start, most recent first.
+    pub fn origins(&self) -> Vec<String> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(o, _)| o.clone())
+            .collect()
     }
 }
 
@@ -240,7 +265,7 @@ where
     } = head;
     let caller = match guard.check(&method, &path, &query, &headers) {
         Ok(c) => {
-            if let Caller::Site(origin) = &c {
+            if let Caller::Site(origin) | Caller::Popup(origin) = &c {
                 state.contact.note(origin);
             }
             c
@@ -281,6 +306,12 @@ async fn route(state: &Arc<AppState>, req: Request) -> Response {
     if req.path == "/" || req.path == "/echo" {
         return match req.method {
             Method::GET | Method::HEAD => page::status_page(state),
+            _ => method_not_allowed("GET"),
+        };
+    }
+    if req.path == "/auth.html" {
+        return match req.method {
+            Method::GET | Method::HEAD => popup::auth_page(&state.contact.origins()),
             _ => method_not_allowed("GET"),
         };
     }

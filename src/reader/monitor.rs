@@ -12,15 +12,23 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pcsc::{Context, ReaderState, Scope, State, PNP_NOTIFICATION};
 
-/// Longest single wait in `SCardGetStatusChange`; bounds how stale the picture can get when a
-/// change notification is missed. (A 60 s slice was tried: once in about six full runs the
-/// snapshot then missed an insertion that pcscd had reported — see issue #12 — so it stays at
-/// 1 s until that race is understood.)
-const WAIT: Duration = Duration::from_secs(1);
+/// Wait slice while things are settling: for [`SETTLE`] after start and after every change the
+/// monitor waits in 1 s slices, then it blocks in `SCardGetStatusChange` with no timeout (only
+/// `SCardCancel` or a change wakes it), so an idle daemon does not wake at all.
+///
+/// Why the slices: with pcsc-lite 1.9.9 a change that lands while a client is between two waits
+/// (reading the states and registering for the next event) is sometimes not signalled; a 60 s
+/// slice once left the snapshot without an insertion pcscd had reported (issue #12, 1 run in ~6 of
+/// `legacy::http_variant_on_59001_and_59002`, where the card arrives just as the daemon starts).
+/// Each new wait compares the states afresh, so slicing while changes are likely repairs that,
+/// and a monitor that has been blocked for seconds is registered and cannot miss one.
+const SETTLING_WAIT: Duration = Duration::from_secs(1);
+/// How long after the last change the monitor keeps waiting in slices.
+const SETTLE: Duration = Duration::from_secs(10);
 /// Pause between attempts to reach a stopped PC/SC service.
 const RETRY: Duration = Duration::from_millis(250);
 
@@ -234,6 +242,7 @@ fn watch(
     // waits so pcscd can compare event counters and report a remove+insert between two waits.
     let mut states: Vec<ReaderState> = vec![ReaderState::new(PNP_NOTIFICATION(), State::UNAWARE)];
     let mut relist = true;
+    let mut last_change = Instant::now();
     loop {
         if shared.stopping() {
             return false;
@@ -292,8 +301,9 @@ fn watch(
             relist = false;
         }
 
-        match ctx.get_status_change(WAIT, &mut states) {
-            Ok(()) => {}
+        let wait = (last_change.elapsed() < SETTLE).then_some(SETTLING_WAIT);
+        match ctx.get_status_change(wait, &mut states) {
+            Ok(()) => last_change = Instant::now(),
             Err(pcsc::Error::Timeout) => continue,
             Err(pcsc::Error::Cancelled) => return false,
             Err(pcsc::Error::UnknownReader) => {

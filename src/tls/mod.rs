@@ -227,6 +227,9 @@ pub fn acceptor(m: &Material) -> Result<SslAcceptor, TlsError> {
     b.set_certificate(&m.leaf)?;
     b.add_extra_chain_cert(m.ca.clone())?;
     b.check_private_key()?;
+    // One recv per TLS record instead of two (the 5-byte header, then the body) plus the EAGAIN:
+    // OpenSSL keeps what it read ahead, and tokio-openssl reads until OpenSSL wants more.
+    b.set_read_ahead(true);
     Ok(b.build())
 }
 

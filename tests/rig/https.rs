@@ -276,6 +276,13 @@ impl Daemon {
             text.push_str("\nprefetch = false\n");
         }
         std::fs::write(&cfg_path, text).expect("write config");
+        // A config that names `port` gets it (the real-port page tests); otherwise the system
+        // picks one, so tests never collide.
+        let listen_port = config
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("port = "))
+            .unwrap_or("0")
+            .to_owned();
         let bin = env!("CARGO_BIN_EXE_nhi-bridge");
         let mut cmd = match wrapper.split_first() {
             Some((first, rest)) => {
@@ -288,7 +295,7 @@ impl Daemon {
         let mut child = cmd
             .arg("--data-dir")
             .arg(data)
-            .args(["run", "--headless", "--port", "0", "--config"])
+            .args(["run", "--headless", "--port", &listen_port, "--config"])
             .arg(&cfg_path)
             .envs(env.iter().copied())
             .stdin(Stdio::null())

@@ -20,6 +20,7 @@ mod legacy;
 mod limits;
 mod monitor;
 mod openapi;
+mod pages;
 mod privacy;
 mod recovery;
 mod selfcheck;

@@ -95,7 +95,12 @@ pub async fn route(state: &AppState, req: Request) -> Response {
             .await,
         ),
         ("SignHC", _) => {
-            let arg = body_field(&req, "random").unwrap_or_default();
+            let mut arg = body_field(&req, "random").unwrap_or_default();
+            // The library's AuthHC chain sends GetRandom's 16 characters without the version
+            // its H_Sign chain puts in front; the SAM exchange takes the 20-character form.
+            if arg.len() == 16 {
+                arg.insert_str(0, version());
+            }
             result(
                 h_sign(state, &arg)
                     .await
@@ -107,11 +112,17 @@ pub async fn route(state: &AppState, req: Request) -> Response {
             result(
                 encrypt(state, &pwd)
                     .await
-                    .map(|e| json!({ "encrypted": e })),
+                    .map(|e| json!({ "encrypted": e, "encrypt_pwd": e })),
             )
         }
         ("GetEncryptBasic", _) => {
-            result(secure_basic(state).await.map(|e| json!({ "encrypted": e })))
+            // AuthHC merges all six replies into one object, so each payload also has a name
+            // of its own that the next reply cannot overwrite.
+            result(
+                secure_basic(state)
+                    .await
+                    .map(|e| json!({ "encrypted": e, "encrypt_basic": e })),
+            )
         }
         _ => error_response(ErrorCode::NotFound),
     }

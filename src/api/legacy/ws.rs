@@ -149,6 +149,8 @@ pub fn route(
                         Access::Full
                     }
                     Ok(Caller::OwnPage) => Access::Full,
+                    // The guard names a popup only for `/api/` posts.
+                    Ok(Caller::Popup(_)) => Access::VersionOnly,
                     Err(code) => {
                         log::info!("legacy WebSocket refused: {}", code.message_en());
                         Access::Refused

@@ -59,6 +59,8 @@ pub struct SamSim {
     pub signing: PKey<Private>,
     pub fault: SamFault,
     pub whitelist: String,
+    /// Time the SAM takes before each reply (models the network to the NHI cloud).
+    pub delay: std::time::Duration,
 }
 
 const END: &[u8] = b"<E>";
@@ -113,6 +115,7 @@ fn open(key: &[u8], record: &[u8]) -> io::Result<Vec<u8>> {
 struct Conn {
     s: TcpStream,
     buf: Vec<u8>,
+    delay: std::time::Duration,
 }
 
 impl Conn {
@@ -155,6 +158,9 @@ impl Conn {
     }
 
     fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if !self.delay.is_zero() {
+            std::thread::sleep(self.delay);
+        }
         send(&mut self.s, bytes)
     }
 }
@@ -187,7 +193,11 @@ impl SamSim {
     /// Serves one connection; `note` records what happened (for the tests' log).
     pub fn serve(&self, s: TcpStream, note: &mut dyn FnMut(&str)) -> io::Result<()> {
         s.set_read_timeout(Some(Duration::from_secs(60)))?;
-        let mut s = Conn { s, buf: Vec::new() };
+        let mut s = Conn {
+            s,
+            buf: Vec::new(),
+            delay: self.delay,
+        };
         note("connect");
         let hk = hello_key();
         let hello = open(&hk, &s.recv()?)?;

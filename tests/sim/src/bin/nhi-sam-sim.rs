@@ -35,6 +35,9 @@ struct Args {
     /// Origins answered to `90` (whitelist download).
     #[arg(long, default_value = "*.nhi.gov.tw,localhost")]
     whitelist: String,
+    /// Wait this many milliseconds before each reply.
+    #[arg(long, default_value_t = 0)]
+    delay_ms: u64,
 }
 
 fn main() -> ExitCode {
@@ -58,6 +61,7 @@ fn run() -> Result<()> {
         fault: SamFault::parse(&args.fault)
             .ok_or_else(|| anyhow!("unknown --fault {}", args.fault))?,
         whitelist: args.whitelist.clone(),
+        delay: std::time::Duration::from_millis(args.delay_ms),
     });
     let log = match &args.log {
         Some(p) => Some(OpenOptions::new().create(true).append(true).open(p)?),

@@ -26,6 +26,10 @@ grep -q "HostsRemove.*cert uninstall --only hosts" <<<"$ca" || fail "no hosts re
 # 3072 = deferred (1024) + no impersonation (2048): elevated, as SYSTEM.
 type=$(awk -F'\t' '$1 == "HostsAdd" { print $2 }' <<<"$ca")
 [ -n "$type" ] && [ $((type & 3072)) = 3072 ] || fail "the hosts action is not deferred and elevated: $ca"
+# The uninstalling user's CA leaves their Root store: deferred (1024), impersonating (no 2048).
+grep -q "StoreRemove.*cert uninstall --only system" <<<"$ca" || fail "no store removal: $ca"
+type=$(awk -F'\t' '$1 == "StoreRemove" { print $2 }' <<<"$ca")
+[ -n "$type" ] && [ $((type & 1024)) = 1024 ] && [ $((type & 2048)) = 0 ] || fail "the store removal is not deferred as the user: $ca"
 msiinfo export "$msi" Upgrade | grep -q "OLDERFOUND" || fail "no major upgrade"
 msiinfo suminfo "$msi" | grep -q "x64" || fail "not an x64 package"
 echo "test-msi: $msi: files, shortcuts, autostart, elevated hosts actions, major upgrade"

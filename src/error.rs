@@ -57,8 +57,8 @@ macro_rules! error_codes {
 error_codes! {
     /// 7001: the PC/SC service is not running.
     PcscUnavailable = "7001", exit 3, http 503,
-        zh "讀卡機服務（PC/SC，pcscd）未執行，請啟動該服務",
-        en "The PC/SC smart-card service (pcscd) is not running";
+        zh "讀卡機服務（Windows 的 Smart Card／SCardSvr，Linux 的 pcscd）未執行，請啟動該服務",
+        en "The smart-card service (Smart Card/SCardSvr on Windows, pcscd on Linux) is not running";
     /// 7002: no card reader is connected.
     NoReader = "7002", exit 4, http 503,
         zh "找不到讀卡機，請確認讀卡機已接上電腦",

@@ -513,7 +513,9 @@ fn report_steps(steps: &[tls::trust::Step]) -> Result<(), Failure> {
     }
     let admin = failed.iter().any(|s| s.needs_admin());
     Err(Failure::Status {
-        message: if admin {
+        message: if admin && cfg!(windows) {
+            "部分步驟需要系統管理員權限（請在「命令提示字元」按右鍵選「以系統管理員身分執行」後再執行一次）— some steps need administrator rights (run it again from a Command Prompt opened with \"Run as administrator\")".into()
+        } else if admin {
             "部分步驟需要系統管理員權限（請以 sudo 執行）— some steps need administrator rights (run with sudo)".into()
         } else {
             "部分步驟失敗 — some steps failed".into()

@@ -6,6 +6,7 @@
 
 pub mod ca;
 pub mod trust;
+pub mod winstore;
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -8,9 +8,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+#[cfg(not(windows))]
 use openssl::stack::Stack;
+#[cfg(not(windows))]
 use openssl::x509::store::X509StoreBuilder;
-use openssl::x509::{X509StoreContext, X509};
+#[cfg(not(windows))]
+use openssl::x509::X509StoreContext;
+use openssl::x509::X509;
 use thiserror::Error;
 
 /// The nickname our CA carries in NSS databases.
@@ -146,6 +150,11 @@ pub struct NssDb {
 /// The NSS databases of the user whose home is `home`: Chrome/Chromium's (whether or not it exists
 /// yet) and each Firefox profile that has one (regular, snap and flatpak installs).
 pub fn nss_dbs(home: &Path) -> Vec<NssDb> {
+    // Windows: Chrome and Edge trust the Windows store (the system step), and a program called
+    // `certutil` there is Windows' own tool, not NSS's — no NSS databases are managed.
+    if cfg!(windows) {
+        return Vec::new();
+    }
     let mut out = vec![NssDb {
         label: "Chrome/Chromium".into(),
         dir: home.join(".pki/nssdb"),
@@ -285,8 +294,22 @@ pub fn nss_remove(db: &Path) -> Result<(), TrustError> {
     Ok(())
 }
 
-/// Whether OpenSSL's system store (what curl and most non-browser clients use) accepts `leaf`.
+/// Whether the system store accepts `leaf`: on Windows the user's or the machine's Root store
+/// (what Chrome and Edge use), elsewhere OpenSSL's default store (what curl and most non-browser
+/// clients use).
 pub fn system_trusts(leaf: &X509) -> bool {
+    #[cfg(windows)]
+    {
+        super::winstore::trusts(leaf)
+    }
+    #[cfg(not(windows))]
+    {
+        openssl_default_trusts(leaf)
+    }
+}
+
+#[cfg(not(windows))]
+fn openssl_default_trusts(leaf: &X509) -> bool {
     let Ok(mut b) = X509StoreBuilder::new() else {
         return false;
     };
@@ -356,17 +379,15 @@ pub fn system_install(ca_pem: &Path) -> Result<(), TrustError> {
     }
     #[cfg(windows)]
     {
-        run(
-            "certutil",
-            "Windows certutil",
-            &[
-                "-addstore".as_ref(),
-                "-f".as_ref(),
-                "Root".as_ref(),
-                ca_pem.as_os_str(),
-            ],
-        )
-        .map(drop)
+        let pem = std::fs::read(ca_pem).map_err(|source| TrustError::Io {
+            path: ca_pem.into(),
+            source,
+        })?;
+        let ca = X509::from_pem(&pem).map_err(|e| TrustError::Io {
+            path: ca_pem.into(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+        })?;
+        super::winstore::install(&ca)
     }
 }
 
@@ -384,7 +405,11 @@ pub fn system_remove() -> Result<(), TrustError> {
         }
         Ok(())
     }
-    #[cfg(not(target_os = "linux"))]
+    #[cfg(windows)]
+    {
+        super::winstore::remove()
+    }
+    #[cfg(not(any(target_os = "linux", windows)))]
     {
         Ok(())
     }
@@ -492,6 +517,7 @@ fn everywhere(
 /// Makes every browser database of the user whose home is `home` trust `ca` (Chrome/Chromium's
 /// created when absent), leaving those that already do untouched; stale CAs of ours are
 /// replaced. For the daemon's start-up: no administrator rights needed.
+#[cfg(not(windows))]
 pub fn trust_in_browsers(home: &Path, ca_pem: &Path, ca: &X509) -> Vec<Step> {
     nss_dbs(home)
         .into_iter()
@@ -503,6 +529,23 @@ pub fn trust_in_browsers(home: &Path, ca_pem: &Path, ca: &X509) -> Vec<Step> {
             Step::new(Place::Browser, &db.label, &db.label, r)
         })
         .collect()
+}
+
+/// Windows: Chrome and Edge read the user's Root store, so that is where this user's CA goes
+/// (Windows asks the user to confirm a new root once); `home` and `ca_pem` are not needed.
+#[cfg(windows)]
+pub fn trust_in_browsers(_home: &Path, _ca_pem: &Path, ca: &X509) -> Vec<Step> {
+    let r = if super::winstore::holds(ca) {
+        Ok(())
+    } else {
+        super::winstore::install(ca)
+    };
+    vec![Step::new(
+        Place::Browser,
+        "Windows 憑證存放區（Chrome、Edge）",
+        "Windows certificate store (Chrome, Edge)",
+        r,
+    )]
 }
 
 /// What the hosts file says of `iccert.nhi.gov.tw`.
@@ -521,10 +564,22 @@ pub enum HostsEntry {
 /// Where the system keeps its hosts file.
 pub fn default_hosts_file() -> PathBuf {
     if cfg!(windows) {
-        PathBuf::from(r"C:\Windows\System32\drivers\etc\hosts")
+        windows_hosts_file(std::env::var_os("SystemRoot"))
     } else {
         PathBuf::from("/etc/hosts")
     }
+}
+
+/// Windows keeps hosts under `%SystemRoot%` (not always `C:\Windows`).
+fn windows_hosts_file(system_root: Option<std::ffi::OsString>) -> PathBuf {
+    let root = system_root
+        .filter(|r| !r.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(r"C:\Windows"));
+    root.join("System32")
+        .join("drivers")
+        .join("etc")
+        .join("hosts")
 }
 
 /// The hosts file in use: `NHI_BRIDGE_HOSTS_FILE` points elsewhere (tests, unusual systems).
@@ -622,6 +677,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn windows_hosts_file_follows_system_root() {
+        let p = windows_hosts_file(Some(r"D:\WINNT".into()));
+        assert!(p.starts_with(r"D:\WINNT"), "{}", p.display());
+        assert!(p.ends_with(
+            Path::new("System32")
+                .join("drivers")
+                .join("etc")
+                .join("hosts")
+        ));
+        assert!(windows_hosts_file(None).starts_with(r"C:\Windows"));
+        assert!(windows_hosts_file(Some("".into())).starts_with(r"C:\Windows"));
+    }
+
+    #[test]
     fn hosts_entries() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("hosts");
@@ -680,6 +749,16 @@ mod tests {
     }
 
     #[test]
+    #[cfg(windows)]
+    fn no_nss_databases_are_managed_on_windows() {
+        // A `certutil` on Windows is Windows' own tool; Chrome and Edge read the Windows store.
+        let home = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(home.path().join(".pki/nssdb")).unwrap();
+        assert!(nss_dbs(home.path()).is_empty());
+    }
+
+    #[test]
+    #[cfg(not(windows))]
     fn firefox_profiles_are_found() {
         let home = tempfile::tempdir().unwrap();
         let prof = home.path().join(".mozilla/firefox/abcd.default-release");

@@ -432,6 +432,22 @@ struct Report {
     table: Vec<String>,
 }
 
+/// ✓ or ✗ after a figure with a target.
+fn mark(met: Option<bool>) -> &'static str {
+    match met {
+        Some(true) => " ✓",
+        Some(false) => " ✗",
+        None => "",
+    }
+}
+
+/// The median of unsorted samples.
+fn median(ms: &[f64]) -> f64 {
+    let mut s = ms.to_vec();
+    s.sort_by(f64::total_cmp);
+    pct(&s, 0.5)
+}
+
 fn pct(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -458,11 +474,7 @@ impl Report {
                 .map(|r| format!("  ×floor {r:6.2}"))
                 .unwrap_or_default(),
             target,
-            match met {
-                Some(true) => " ✓",
-                Some(false) => " ✗",
-                None => "",
-            }
+            mark(met)
         ));
         self.figures.insert(
             key.into(),
@@ -473,15 +485,8 @@ impl Report {
     }
 
     fn value(&mut self, key: &str, v: Value, unit: &str, target: &str, met: Option<bool>) {
-        self.table.push(format!(
-            "{key:<52} {} {unit}  {target}{}",
-            v,
-            match met {
-                Some(true) => " ✓",
-                Some(false) => " ✗",
-                None => "",
-            }
-        ));
+        self.table
+            .push(format!("{key:<52} {} {unit}  {target}{}", v, mark(met)));
         self.figures.insert(
             key.into(),
             json!({"unit": unit, "value": v, "target": target, "met": met}),
@@ -585,11 +590,7 @@ fn main() {
             "(the floor)",
             None,
         );
-        let c50 = {
-            let mut s = cold_ms.clone();
-            s.sort_by(f64::total_cmp);
-            pct(&s, 0.5)
-        };
+        let c50 = median(&cold_ms);
         rep.latency(
             &format!("cold_first_read_open_conn_at_{delay}ms"),
             cold_ms,
@@ -601,11 +602,7 @@ fn main() {
             },
             (delay == 0).then_some(c50 <= f + 0.3),
         );
-        let p = {
-            let mut s = pre_ms.clone();
-            s.sort_by(f64::total_cmp);
-            pct(&s, 0.5)
-        };
+        let p = median(&pre_ms);
         rep.latency(
             &format!("prefetched_first_read_at_{delay}ms"),
             pre_ms,
@@ -660,9 +657,7 @@ fn main() {
             "(the floor for a racing request)",
             None,
         );
-        let mut s = ours.clone();
-        s.sort_by(f64::total_cmp);
-        let o = pct(&s, 0.5);
+        let o = median(&ours);
         rep.latency(
             &format!("racing_insertion_v1_card_at_{delay}ms"),
             ours,
@@ -927,9 +922,7 @@ fn main() {
             });
             c.remove(&ctx);
         }
-        let mut s = diffs.clone();
-        s.sort_by(f64::total_cmp);
-        let m = pct(&s, 0.5);
+        let m = median(&diffs);
         rep.latency(
             "insert_to_sse_minus_bare_detection",
             diffs,

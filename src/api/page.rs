@@ -95,7 +95,8 @@ const SCRIPT: &str = r#"
 })();
 "#;
 
-fn sha256_b64(s: &str) -> String {
+/// The base64 SHA-256 of a page's inline script or style, for its Content-Security-Policy.
+pub(crate) fn sha256_b64(s: &str) -> String {
     openssl::hash::hash(openssl::hash::MessageDigest::sha256(), s.as_bytes())
         .map(|d| openssl::base64::encode_block(&d))
         .unwrap_or_default()
@@ -181,7 +182,8 @@ const TEXTS: Texts = Texts {
     copied: "已複製 Copied",
 };
 
-fn escape(s: &str) -> String {
+/// `s` safe inside HTML text and attribute values.
+pub(crate) fn escape(s: &str) -> String {
     s.chars()
         .map(|c| match c {
             '<' => "&lt;".to_owned(),

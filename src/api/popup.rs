@@ -20,6 +20,8 @@ use std::sync::OnceLock;
 use http::header::{self, HeaderValue};
 use warp::reply::Response;
 
+use super::page::{escape, sha256_b64};
+
 /// The header the popup's own `/api/` requests carry: the origin of the page that opened it.
 pub const OPENER_HEADER: &str = "x-nhi-bridge-opener";
 
@@ -91,12 +93,6 @@ const SCRIPT: &str = r#"
 })();
 "#;
 
-fn sha256_b64(s: &str) -> String {
-    openssl::hash::hash(openssl::hash::MessageDigest::sha256(), s.as_bytes())
-        .map(|d| openssl::base64::encode_block(&d))
-        .unwrap_or_default()
-}
-
 /// Only this page's script, requests to its own origin, never framed.
 fn csp() -> &'static str {
     static CSP: OnceLock<String> = OnceLock::new();
@@ -107,19 +103,6 @@ fn csp() -> &'static str {
             sha256_b64(SCRIPT)
         )
     })
-}
-
-fn escape(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            '<' => "&lt;".to_owned(),
-            '>' => "&gt;".to_owned(),
-            '&' => "&amp;".to_owned(),
-            '"' => "&quot;".to_owned(),
-            '\'' => "&#39;".to_owned(),
-            c => c.to_string(),
-        })
-        .collect()
 }
 
 /// `GET /auth.html`, greeting `origins` (allowed origins seen since start).

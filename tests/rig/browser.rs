@@ -10,8 +10,9 @@ use std::time::Duration;
 use crate::https::*;
 use crate::support::*;
 
-/// A HOME whose NSS database (what Chromium on Linux trusts) holds the daemon's CA.
-fn home_trusting(ca: &Path) -> tempfile::TempDir {
+/// A HOME whose NSS database (what Chromium on Linux trusts) holds each CA in `cas`, as the
+/// installer makes the daemon's trusted.
+pub fn home_trusting(cas: &[&Path]) -> tempfile::TempDir {
     let home = tempfile::tempdir().expect("tempdir");
     let db = home.path().join(".pki/nssdb");
     std::fs::create_dir_all(&db).expect("nssdb dir");
@@ -21,21 +22,15 @@ fn home_trusting(ca: &Path) -> tempfile::TempDir {
         .status()
         .expect("certutil (libnss3-tools; run scripts/setup-rig.sh)");
     assert!(ok.success());
-    let ok = Command::new("certutil")
-        .args([
-            "-A",
-            "-n",
-            "nhi-bridge test CA",
-            "-t",
-            "C,,",
-            "-d",
-            &db_arg,
-            "-i",
-        ])
-        .arg(ca)
-        .status()
-        .expect("certutil -A");
-    assert!(ok.success());
+    for (i, ca) in cas.iter().enumerate() {
+        let nick = format!("nhi-bridge test CA {i}");
+        let ok = Command::new("certutil")
+            .args(["-A", "-n", &nick, "-t", "C,,", "-d", &db_arg, "-i"])
+            .arg(ca)
+            .status()
+            .expect("certutil -A");
+        assert!(ok.success());
+    }
     home
 }
 
@@ -71,7 +66,7 @@ fn page_written_from_the_spec_completes_the_flow_in_chromium() {
     let card = Sim::start(SLOT0, &[]);
     let sam = SamSim::start(&[]);
     let d = Daemon::start(&format!("sam_endpoint = \"{}\"\n", sam.endpoint()));
-    let home = home_trusting(&d.ca);
+    let home = home_trusting(&[&d.ca]);
 
     let page = run_page(&d, home.path(), "https://www.nhi.gov.tw");
     assert_eq!(page["state"], "ok", "{page}");
@@ -120,7 +115,7 @@ fn self_check_page_turns_green_live_with_no_external_requests() {
         "",
         &[("NHI_BRIDGE_HOSTS_FILE", hosts.to_str().expect("path"))],
     );
-    let home = home_trusting(&d.ca);
+    let home = home_trusting(&[&d.ca]);
     let shot = dir.path().join("self-check.png");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/self-check.mjs");
     let mut child = Command::new("node")

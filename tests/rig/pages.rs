@@ -21,6 +21,7 @@ use openssl::x509::extension::{BasicConstraints, SubjectAlternativeName};
 use openssl::x509::{X509Name, X509};
 use serde_json::{json, Value};
 
+use crate::browser::home_trusting;
 use crate::https::*;
 use crate::support::*;
 
@@ -99,29 +100,6 @@ fn fixture_tls(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     std::fs::write(&paths.1, leaf.to_pem().expect("pem")).expect("write");
     std::fs::write(&paths.2, leaf_key.private_key_to_pem_pkcs8().expect("pem")).expect("write");
     paths
-}
-
-/// A HOME whose NSS database trusts each CA in `cas`.
-fn home_trusting(cas: &[&Path]) -> tempfile::TempDir {
-    let home = tempfile::tempdir().expect("tempdir");
-    let db = home.path().join(".pki/nssdb");
-    std::fs::create_dir_all(&db).expect("nssdb dir");
-    let db_arg = format!("sql:{}", db.display());
-    let ok = Command::new("certutil")
-        .args(["-N", "--empty-password", "-d", &db_arg])
-        .status()
-        .expect("certutil (libnss3-tools; run scripts/setup-rig.sh)");
-    assert!(ok.success());
-    for (i, ca) in cas.iter().enumerate() {
-        let nick = format!("test CA {i}");
-        let ok = Command::new("certutil")
-            .args(["-A", "-n", &nick, "-t", "C,,", "-d", &db_arg, "-i"])
-            .arg(ca)
-            .status()
-            .expect("certutil -A");
-        assert!(ok.success());
-    }
-    home
 }
 
 /// Chromium with the fixture server, driven one command at a time (tests/browser/pages.mjs).
@@ -212,6 +190,33 @@ impl Drop for Browser {
     }
 }
 
+/// A card in the first reader, the SAM simulator, the component on its real ports and Chromium.
+struct Scene {
+    // First, so a destructured scene releases the rig last.
+    _rig: std::sync::MutexGuard<'static, ()>,
+    card: Sim,
+    sam: SamSim,
+    d: Daemon,
+    b: Browser,
+}
+
+impl Scene {
+    fn new(public: bool) -> Scene {
+        let rig = rig();
+        let card = Sim::start(SLOT0, &[]);
+        let sam = SamSim::start(&[]);
+        let d = component(&sam, "");
+        let b = Browser::start(&d.ca, public);
+        Scene {
+            _rig: rig,
+            card,
+            sam,
+            d,
+            b,
+        }
+    }
+}
+
 /// The component on its real ports with the cloud SAM simulator.
 fn component(sam: &SamSim, extra: &str) -> Daemon {
     Daemon::start(&format!(
@@ -249,11 +254,13 @@ fn assert_signed(r: &Value) {
 
 #[test]
 fn library_signs_over_http_and_https_with_form_posts_and_json_replies() {
-    let _rig = rig();
-    let card = Sim::start(SLOT0, &[]);
-    let sam = SamSim::start(&[]);
-    let d = component(&sam, "");
-    let mut b = Browser::start(&d.ca, false);
+    let Scene {
+        _rig,
+        card,
+        sam,
+        d: _d,
+        mut b,
+    } = Scene::new(false);
     b.open(SITE, true);
     // The probes the library makes on construction all find the component.
     assert_eq!(
@@ -282,11 +289,13 @@ fn library_signs_over_http_and_https_with_form_posts_and_json_replies() {
 
 #[test]
 fn status_images_decode_on_a_canvas_from_both_ports_for_allowed_pages_only() {
-    let _rig = rig();
-    let _card = Sim::start(SLOT0, &[]);
-    let sam = SamSim::start(&[]);
-    let d = component(&sam, "");
-    let mut b = Browser::start(&d.ca, false);
+    let Scene {
+        _rig,
+        card: _card,
+        sam: _sam,
+        d: _d,
+        mut b,
+    } = Scene::new(false);
     b.open(SITE, true);
     for port in [59001, 59002] {
         for name in ["GetStatus.bmp", "GetCardStatus.bmp"] {
@@ -309,11 +318,13 @@ fn status_images_decode_on_a_canvas_from_both_ports_for_allowed_pages_only() {
 
 #[test]
 fn auth_popup_answers_only_an_allowed_opener() {
-    let _rig = rig();
-    let card = Sim::start(SLOT0, &[]);
-    let sam = SamSim::start(&[]);
-    let d = component(&sam, "");
-    let mut b = Browser::start(&d.ca, false);
+    let Scene {
+        _rig,
+        card,
+        sam,
+        d,
+        mut b,
+    } = Scene::new(false);
 
     // The NHI page: ready → PIN → the merged AuthHC result, from exactly the popup's origin.
     b.open(SITE, true);
@@ -381,11 +392,13 @@ fn auth_popup_answers_only_an_allowed_opener() {
 
 #[test]
 fn v1_page_follows_the_card_out_and_back_in_without_reload() {
-    let _rig = rig();
-    let card = Sim::start(SLOT0, &[]);
-    let sam = SamSim::start(&[]);
-    let d = component(&sam, "");
-    let mut b = Browser::start(&d.ca, false);
+    let Scene {
+        _rig,
+        card,
+        sam: _sam,
+        d: _d,
+        mut b,
+    } = Scene::new(false);
     b.open(SITE, true);
     let r = b.run("Fixture.v1Start()");
     assert_eq!(r["present"], true, "{r}");
@@ -409,11 +422,13 @@ fn v1_page_follows_the_card_out_and_back_in_without_reload() {
 
 #[test]
 fn local_network_access_denied_shows_the_error_path_and_no_contact_granted_completes() {
-    let _rig = rig();
-    let _card = Sim::start(SLOT0, &[]);
-    let sam = SamSim::start(&[]);
-    let d = component(&sam, "");
-    let mut b = Browser::start(&d.ca, true);
+    let Scene {
+        _rig,
+        card: _card,
+        sam: _sam,
+        d,
+        mut b,
+    } = Scene::new(true);
     let pages_row = |d: &Daemon| -> Value {
         let cfg = d.data.join("absent.toml");
         let out = bridge(&[

@@ -13,11 +13,12 @@ use thiserror::Error;
 
 pub use origin::{Allowlist, Origin, OriginError};
 
-/// The data directory: `--data-dir` when given, else the platform's per-user data directory
-/// (`~/.local/share/nhi-bridge` on Linux, `%APPDATA%\nhi-bridge\data` on Windows,
+/// The data directory: `--data-dir` when given, else the platform's per-user local data
+/// directory (`~/.local/share/nhi-bridge` on Linux, `%LOCALAPPDATA%\nhi-bridge\nhi-bridge\data`
+/// on Windows — local, not roaming: the TLS key belongs to this machine —,
 /// `~/Library/Application Support/tw.nhi-bridge.nhi-bridge` on macOS).
 pub fn data_dir(explicit: Option<PathBuf>) -> Option<PathBuf> {
-    explicit.or_else(|| project_dirs().map(|d| d.data_dir().to_path_buf()))
+    explicit.or_else(|| project_dirs().map(|d| d.data_local_dir().to_path_buf()))
 }
 
 /// The default configuration file (`~/.config/nhi-bridge/config.toml` on Linux).

@@ -20,7 +20,7 @@ rustup target list --installed | grep -q x86_64-pc-windows-gnu || rustup target 
 
 target=${NHI_WINDOWS_TARGET_DIR:-$HOME/.cache/nhi-bridge/windows-target}
 CARGO_TARGET_DIR=$target cargo build --release --locked --target x86_64-pc-windows-gnu \
-  --bin nhi-bridge --bin nhi-bridgew >&2
+  --features tray --bin nhi-bridge --bin nhi-bridgew >&2
 bin=$target/x86_64-pc-windows-gnu/release
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 mkdir -p target/windows

@@ -57,7 +57,13 @@ unshare -m -n -p -f --mount-proc --propagation private -- bash -c '
   mount -t tmpfs tmpfs "$r/run"
   mount -t tmpfs tmpfs "$r/tmp"
   mkdir -p "$r/opt/nhi" && mount --bind "$NHI_WORK" "$r/opt/nhi"
-  inside() { chroot "$r" env HOME=/root WINEDEBUG=-all WINEPREFIX=/root/.wine "$@"; }
+  # A display for the whole Wine session, as every Windows session has a desktop (Wine makes
+  # its desktop once, with the first program; without a display no program could make a window).
+  Xvfb -displayfd 1 -screen 0 1024x768x24 -nolisten tcp >"$NHI_WORK/display" 2>/dev/null &
+  for _ in $(seq 1 100); do [ -s "$NHI_WORK/display" ] && break; sleep 0.05; done
+  [ -s "$NHI_WORK/display" ] || fail "Xvfb did not start"
+  export DISPLAY=:$(head -1 "$NHI_WORK/display")
+  inside() { chroot "$r" env HOME=/root WINEDEBUG=-all WINEPREFIX=/root/.wine DISPLAY=$DISPLAY "$@"; }
   mkdir -p "$r/run/pcscd"
   inside pcscd -f --disable-polkit >"$NHI_WORK/pcscd.log" 2>&1 </dev/null &
   for _ in $(seq 1 100); do [ -S "$r/run/pcscd/pcscd.comm" ] && break; sleep 0.05; done
@@ -72,7 +78,7 @@ unshare -m -n -p -f --mount-proc --propagation private -- bash -c '
   fi
   mount -t tmpfs tmpfs "$r/root/.wine" 2>/dev/null || { mkdir -p "$r/root/.wine"; mount -t tmpfs tmpfs "$r/root/.wine"; }
   cp -a "$r/root/.wine-pristine/." "$r/root/.wine/"
-  exe="timeout 120 chroot $r env HOME=/root WINEDEBUG=-all WINEPREFIX=/root/.wine wine /opt/nhi/nhi-bridge.exe"
+  exe="timeout 120 chroot $r env HOME=/root WINEDEBUG=-all WINEPREFIX=/root/.wine DISPLAY=$DISPLAY wine /opt/nhi/nhi-bridge.exe"
   data="--data-dir C:\\nhi-data"
 
   # Readers and the card, through Wine'"'"'s winscard and trixie'"'"'s pcscd.
@@ -122,20 +128,72 @@ unshare -m -n -p -f --mount-proc --propagation private -- bash -c '
   trusted || fail "trust.system is not ok after cert install"
   echo "test-wine: Windows certificate store (run --trust-browsers, cert install/uninstall, trust.system): ok" >&2
 
-  # The MSI, installed and removed by msiexec.
+  # The component as Windows starts it at login (nhi-bridgew.exe: no console) on a display: its
+  # window and tray icon are made; `nhi-bridge stop` and a session end (wineboot --end-session
+  # sends WM_QUERYENDSESSION and WM_ENDSESSION to every window) each stop it cleanly.
+  gui="timeout 120 chroot $r env HOME=/root WINEDEBUG=-all WINEPREFIX=/root/.wine DISPLAY=$DISPLAY wine"
+  log="$r/root/.wine/drive_c/nhi-data/logs/nhi-bridge_rCURRENT.log"
+  running() { # WHICH: a port or a path in the command line of a running nhi-bridge.exe
+    local p
+    # A Wine process'"'"'s command line is its Windows one (Z:\opt\nhi\nhi-bridge.exe run …); anchored,
+    # so that this script'"'"'s own text (bash -c …) never matches.
+    for p in $(pgrep -f "^[A-Z]:.*nhi-bridge[.]exe run"); do grep -qa -- "$1" "/proc/$p/cmdline" 2>/dev/null && return 0; done
+    return 1
+  }
+  served() { # PORT CA
+    for _ in $(seq 1 300); do
+      inside curl -s --max-time 2 --cacert "$2" -H "Origin: https://cloudicweb.nhi.gov.tw" "https://127.0.0.1:$1/v1/card" 2>/dev/null | grep -q 000012345678 && return 0
+      sleep 0.1
+    done
+    return 1
+  }
+  gone() { for _ in $(seq 1 200); do running "$1" || return 0; sleep 0.05; done; return 1; }
+  printf "legacy_http_port = 0\nlegacy_https_port = 0\nlog_level = \"info\"\n" >"$NHI_WORK/gui.toml"
+  $gui /opt/nhi/nhi-bridgew.exe $data --port 47778 --config "Z:\\opt\\nhi\\gui.toml" >/dev/null 2>&1 || fail "nhi-bridgew.exe"
+  served 47778 "${ca#$r}" || { cat "$log" >&2; fail "the component started by nhi-bridgew.exe does not serve"; }
+  running 47778 || fail "cannot see the component'"'"'s process (the checks below would prove nothing)"
+  grep -q "tray icon shown" "$log" || { cat "$log" >&2; fail "no tray icon under Wine"; }
+  out=$($gui /opt/nhi/nhi-bridge.exe stop 2>&1) || fail "nhi-bridge stop: $out"
+  grep -q "已停止元件" <<<"$out" || fail "nhi-bridge stop did not stop it: $out"
+  gone 47778 || { pgrep -a nhi-bridge >&2; fail "the component still runs after nhi-bridge stop"; }
+  grep -q "asked to stop (nhi-bridge stop)" "$log" || fail "the stop did not come through the window: $(cat "$log")"
+  [ "$(grep -c "INFO.*\] stopped$" "$log")" = 1 ] || fail "no clean stop after nhi-bridge stop: $(cat "$log")"
+  out=$($gui /opt/nhi/nhi-bridge.exe stop 2>&1) || fail "nhi-bridge stop, nothing running: $out"
+  grep -q "元件未在執行" <<<"$out" || fail "nhi-bridge stop with nothing running: $out"
+  echo "test-wine: nhi-bridgew.exe: tray icon, served; nhi-bridge stop stopped it cleanly: ok" >&2
+  $gui /opt/nhi/nhi-bridgew.exe $data --port 47778 --config "Z:\\opt\\nhi\\gui.toml" >/dev/null 2>&1 || fail "nhi-bridgew.exe (2)"
+  served 47778 "${ca#$r}" || fail "the component did not start again"
+  $gui wineboot --end-session >/dev/null 2>&1 || true
+  gone 47778 || fail "the component still runs after the session ended"
+  grep -q "the session is ending" "$log" || fail "the session end did not reach the window: $(cat "$log")"
+  [ "$(grep -c "INFO.*\] stopped$" "$log")" = 2 ] || fail "no clean stop at the session end: $(cat "$log")"
+  echo "test-wine: a session end (WM_ENDSESSION) stopped it cleanly: ok" >&2
+
+  # The MSI, installed and removed by msiexec: the install starts the component for the installing
+  # user at once; the removal stops it before removing its files.
   if [ -f "$NHI_WORK/nhi-bridge.msi" ]; then
     inside wine msiexec /i "Z:\\opt\\nhi\\nhi-bridge.msi" /qn >/dev/null 2>&1 || fail "msiexec /i"
     pf="$r/root/.wine/drive_c/Program Files/nhi-bridge"
     [ -f "$pf/nhi-bridge.exe" ] || fail "msiexec /i did not install nhi-bridge.exe under Program Files"
     grep -q "iccert.nhi.gov.tw" "$r/root/.wine/drive_c/windows/system32/drivers/etc/hosts" || fail "the install did not add the hosts line"
+    for _ in $(seq 1 200); do
+      uca=$(find "$r/root/.wine/drive_c/users" -path "*AppData/Local/nhi-bridge*" -name ca.pem 2>/dev/null | head -1)
+      [ -n "$uca" ] && break; sleep 0.1
+    done
+    [ -n "$uca" ] || fail "the install did not start the component (no CA in %LOCALAPPDATA%)"
+    served 7777 "${uca#$r}" || fail "the component started by the install does not serve on 7777"
+    running "Program Files" || fail "cannot see the process the install started"
     inside wine msiexec /x "Z:\\opt\\nhi\\nhi-bridge.msi" /qn >/dev/null 2>&1 || fail "msiexec /x"
+    gone "Program Files" || fail "msiexec /x left the component running"
+    grep -q "asked to stop (nhi-bridge stop)" "$(dirname "$(dirname "$uca")")/logs/nhi-bridge_rCURRENT.log" || fail "the removal did not stop the component through its window"
     [ ! -e "$pf/nhi-bridge.exe" ] || fail "msiexec /x left nhi-bridge.exe"
     grep -q "iccert.nhi.gov.tw" "$r/root/.wine/drive_c/windows/system32/drivers/etc/hosts" && fail "the removal left the hosts line"
-    echo "test-wine: MSI installed and removed under Wine: ok" >&2
+    echo "test-wine: MSI: installed and started, stopped and removed under Wine: ok" >&2
   fi
 '
 
 # The library's unit tests, cross-built and run under the same Wine through a cargo runner.
+[ "${NHI_WINE_UNIT:-1}" = 1 ] || { echo "test-wine: ok (unit tests skipped)" >&2; exit 0; }
 CARGO_TARGET_DIR=${NHI_WINDOWS_TARGET_DIR:-$HOME/.cache/nhi-bridge/windows-target} \
   CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER=$root/scripts/wine-runner.sh \
   cargo test --release --locked --target x86_64-pc-windows-gnu --lib -- --test-threads 2 >"$work/unit.log" 2>&1 \

@@ -20,5 +20,8 @@ exec unshare -m -n -p -f --mount-proc --propagation private -- bash -c '
   mkdir -p "$r/opt/nhi" && mount --bind "$NHI_EXE_DIR" "$r/opt/nhi"
   mkdir -p "$r/root/.wine" && mount -t tmpfs tmpfs "$r/root/.wine"
   cp -a "$r/root/.wine-pristine/." "$r/root/.wine/"
-  exec timeout 600 chroot "$r" env HOME=/root WINEDEBUG=-all WINEPREFIX=/root/.wine wine "/opt/nhi/$NHI_EXE" "$@"
+  # A display, so that tests can make windows (Wine has no desktop without one).
+  Xvfb -displayfd 1 -screen 0 800x600x24 -nolisten tcp >"$r/tmp/display" 2>/dev/null &
+  for _ in $(seq 1 100); do [ -s "$r/tmp/display" ] && break; sleep 0.05; done
+  timeout 600 chroot "$r" env HOME=/root WINEDEBUG=-all WINEPREFIX=/root/.wine DISPLAY=:$(head -1 "$r/tmp/display") wine "/opt/nhi/$NHI_EXE" "$@"
 ' wine-runner "$@"

@@ -197,25 +197,23 @@ async fn serve(
         log::info!("shutting down");
         let _ = stopper.send(true);
     });
-    match tray {
-        None => log::info!("--headless: no tray icon"),
-        Some(data_dir) => {
-            let stopper = stop_tx.clone();
-            let config = tray::TrayConfig {
-                port,
-                data_dir,
-                config: cfg.clone(),
-            };
-            let quit = move |req: tray::TrayRequest| match req {
-                tray::TrayRequest::Quit => {
-                    log::info!("quit from the tray");
-                    let _ = stopper.send(true);
-                }
-            };
-            if let Some(tx) = tray::spawn(config, quit) {
-                tokio::spawn(feed_tray(state.service.clone(), tx, stop_rx.clone()));
-            }
+    let stopper = stop_tx.clone();
+    let request = move |req: tray::TrayRequest| {
+        match req {
+            tray::TrayRequest::Quit => log::info!("quit from the tray"),
+            tray::TrayRequest::Stop => log::info!("asked to stop (nhi-bridge stop)"),
+            tray::TrayRequest::SessionEnding => log::info!("the session is ending: stopping"),
         }
+        let _ = stopper.send(true);
+    };
+    let config = tray.map(|data_dir| tray::TrayConfig {
+        port,
+        data_dir,
+        config: cfg.clone(),
+    });
+    let mut ui = tray::spawn(config, request);
+    if let Some(tx) = ui.take_sender() {
+        tokio::spawn(feed_tray(state.service.clone(), tx, stop_rx.clone()));
     }
     for line in legacy_lines {
         eprintln!("nhi-bridge {line}");
@@ -231,6 +229,7 @@ async fn serve(
         log::warn!("reader monitor did not stop in time");
     }
     log::info!("stopped");
+    ui.close();
     ExitCode::SUCCESS
 }
 
@@ -243,9 +242,87 @@ fn single_instance(data_dir: &std::path::Path) -> std::io::Result<Option<std::fs
         .write(true)
         .open(data_dir.join("daemon.lock"))?;
     match file.try_lock() {
-        Ok(()) => Ok(Some(file)),
+        Ok(()) => {
+            // The holder's process id, for `nhi-bridge stop` on Unix (Windows stops the component
+            // through its window; a locked file cannot be read there anyway).
+            #[cfg(unix)]
+            {
+                use std::io::Write;
+                file.set_len(0)?;
+                (&file).write_all(std::process::id().to_string().as_bytes())?;
+            }
+            Ok(Some(file))
+        }
         Err(std::fs::TryLockError::WouldBlock) => Ok(None),
         Err(std::fs::TryLockError::Error(e)) => Err(e),
+    }
+}
+
+/// What `nhi-bridge stop` found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopOutcome {
+    /// No component was running (for this data directory on Unix, on this desktop on Windows).
+    NotRunning,
+    /// It was asked to stop and it did.
+    Stopped,
+    /// It was asked to stop and was still running when the time was up.
+    StillRunning,
+}
+
+/// Asks the running component to stop as 結束 in the tray would, and waits at most `timeout`.
+/// Unix: SIGTERM to the process named in `daemon.lock`, done when the lock is free. Windows:
+/// `WM_CLOSE` to the component's window on this desktop, done when the window is gone.
+pub fn stop(data_dir: &std::path::Path, timeout: Duration) -> std::io::Result<StopOutcome> {
+    #[cfg(windows)]
+    {
+        let _ = data_dir;
+        Ok(match winsession::close_running(timeout) {
+            winsession::Closed::NotRunning => StopOutcome::NotRunning,
+            winsession::Closed::Stopped => StopOutcome::Stopped,
+            winsession::Closed::StillRunning => StopOutcome::StillRunning,
+        })
+    }
+    #[cfg(unix)]
+    {
+        use std::fs::TryLockError;
+        use std::io::{Error, ErrorKind, Read};
+        let mut file = match std::fs::File::open(data_dir.join("daemon.lock")) {
+            Ok(f) => f,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(StopOutcome::NotRunning),
+            Err(e) => return Err(e),
+        };
+        match file.try_lock() {
+            Ok(()) => return Ok(StopOutcome::NotRunning),
+            Err(TryLockError::WouldBlock) => {}
+            Err(TryLockError::Error(e)) => return Err(e),
+        }
+        let mut text = String::new();
+        file.read_to_string(&mut text)?;
+        let pid = text
+            .trim()
+            .parse::<i32>()
+            .ok()
+            .and_then(rustix::process::Pid::from_raw)
+            .ok_or_else(|| Error::new(ErrorKind::InvalidData, "no process id in daemon.lock"))?;
+        rustix::process::kill_process(pid, rustix::process::Signal::TERM).map_err(Error::from)?;
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(StopOutcome::Stopped),
+                Err(TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50))
+                }
+                Err(TryLockError::WouldBlock) => return Ok(StopOutcome::StillRunning),
+                Err(TryLockError::Error(e)) => return Err(e),
+            }
+        }
+    }
+    #[cfg(not(any(unix, windows)))]
+    {
+        let _ = (data_dir, timeout);
+        Err(std::io::Error::other(
+            "stop is not available on this system",
+        ))
     }
 }
 
@@ -309,7 +386,33 @@ async fn wait_for_signal() {
             }
         }
     }
-    #[cfg(not(unix))]
+    // Ctrl-C, Ctrl-Break and closing the console; logoff and shutdown reach a program with a
+    // window through the window (tray::windows), these only a console program without one.
+    #[cfg(windows)]
+    {
+        use tokio::signal::windows as w;
+        match (
+            w::ctrl_c(),
+            w::ctrl_break(),
+            w::ctrl_close(),
+            w::ctrl_logoff(),
+            w::ctrl_shutdown(),
+        ) {
+            (Ok(mut c), Ok(mut b), Ok(mut cl), Ok(mut l), Ok(mut sh)) => {
+                tokio::select! {
+                    _ = c.recv() => {}
+                    _ = b.recv() => {}
+                    _ = cl.recv() => {}
+                    _ = l.recv() => {}
+                    _ = sh.recv() => {}
+                }
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(any(unix, windows)))]
     {
         let _ = tokio::signal::ctrl_c().await;
     }

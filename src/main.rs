@@ -117,6 +117,13 @@ enum Command {
         #[command(flatten)]
         target: TargetArgs,
     },
+    /// 停止元件 — stop the running component (as 結束 in the tray); exit 0 when it stopped or was
+    /// not running.
+    Stop {
+        /// Give up waiting after this many seconds (exit 69).
+        #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = seconds)]
+        timeout: Duration,
+    },
     /// 列出讀卡機 — list card readers and whether a card is inserted.
     Readers {
         /// Print JSON, the same shape as `GET /v1/readers`.
@@ -390,6 +397,28 @@ fn run(command: Command, data_dir: &std::path::Path) -> Result<(), Failure> {
             say!("請將此檔案寄給客服人員；其中不含個人資料。— Send this file to support; it holds no personal data.");
             Ok(())
         }
+        Command::Stop { timeout } => match daemon::stop(data_dir, timeout) {
+            Ok(daemon::StopOutcome::Stopped) => {
+                say!("已停止元件 — the component stopped");
+                Ok(())
+            }
+            Ok(daemon::StopOutcome::NotRunning) => {
+                say!("元件未在執行 — the component is not running");
+                Ok(())
+            }
+            Ok(daemon::StopOutcome::StillRunning) => Err(Failure::Status {
+                message: format!(
+                    "元件未在 {} 秒內停止 — the component did not stop within {} s",
+                    timeout.as_secs_f64(),
+                    timeout.as_secs_f64()
+                ),
+                status: EXIT_UNAVAILABLE,
+            }),
+            Err(e) => Err(Failure::Status {
+                message: format!("無法停止元件 cannot stop the component: {e}"),
+                status: EXIT_UNAVAILABLE,
+            }),
+        },
         Command::Readers { json } => {
             let readers = Pcsc::new().readers().map_err(|e| Failure::Service {
                 err: e.into(),

@@ -109,47 +109,187 @@ pub struct TrayConfig {
     pub config: crate::config::Config,
 }
 
-/// What the tray tells the daemon.
+/// What the tray (and on Windows the component's window) asks of the daemon.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TrayRequest {
     /// The user chose 結束 (quit).
     Quit,
+    /// `nhi-bridge stop` (or Windows' Restart Manager, for an upgrade) asked the window to close.
+    Stop,
+    /// The user logs off or Windows shuts down: stop now, the session will not wait long.
+    SessionEnding,
 }
+
+#[cfg(all(feature = "tray", any(target_os = "linux", windows)))]
+mod menu;
 
 #[cfg(all(feature = "tray", target_os = "linux"))]
 mod linux;
-#[cfg(all(feature = "tray", target_os = "linux"))]
-pub use linux::spawn;
 
-/// Without the tray (the feature off, or a platform it does not cover yet): nothing to start.
-#[cfg(not(all(feature = "tray", target_os = "linux")))]
-pub fn spawn(
-    _config: TrayConfig,
-    _quit: impl Fn(TrayRequest) + Send + Sync + 'static,
-) -> Option<TraySender> {
-    log::info!("this build has no tray icon; running without it");
-    None
-}
+#[cfg(windows)]
+mod windows;
 
 /// Feeds the tray the daemon's state; dropping it closes the tray.
 #[cfg(all(feature = "tray", target_os = "linux"))]
 pub type TraySender = async_channel::Sender<TrayState>;
 
+/// Feeds the tray the daemon's state.
+#[cfg(windows)]
+pub type TraySender = windows::TraySender;
+
 /// Feeds the tray the daemon's state (no tray in this build).
-#[cfg(not(all(feature = "tray", target_os = "linux")))]
+#[cfg(not(any(all(feature = "tray", target_os = "linux"), windows)))]
 pub type TraySender = NoTray;
 
 /// The sender of a build without a tray.
-#[cfg(not(all(feature = "tray", target_os = "linux")))]
+#[cfg(not(any(all(feature = "tray", target_os = "linux"), windows)))]
 #[derive(Clone)]
 pub struct NoTray;
 
-#[cfg(not(all(feature = "tray", target_os = "linux")))]
+#[cfg(not(any(all(feature = "tray", target_os = "linux"), windows)))]
 impl NoTray {
     /// Does nothing.
     pub async fn send(&self, _state: TrayState) -> Result<(), ()> {
         Ok(())
     }
+}
+
+/// What [`spawn`] started: the tray, when shown, and on Windows the component's window.
+pub struct Ui {
+    sender: Option<TraySender>,
+    #[cfg(windows)]
+    window: Option<windows::Handle>,
+}
+
+impl Ui {
+    /// The tray's state channel, once (`None` without a tray).
+    pub fn take_sender(&mut self) -> Option<TraySender> {
+        self.sender.take()
+    }
+
+    /// The daemon has stopped: the icon leaves the tray, the window closes (bounded wait).
+    pub fn close(self) {
+        #[cfg(windows)]
+        if let Some(w) = self.window {
+            w.close();
+        }
+    }
+}
+
+/// Starts the tray (`config`; `None` for `--headless`) and, on Windows, the component's window,
+/// which is there even headless: it is how Windows tells the component that the session ends and
+/// how `nhi-bridge stop` reaches it. `request` is called when the user or the system asks the
+/// daemon for something; it must not block.
+pub fn spawn(
+    config: Option<TrayConfig>,
+    request: impl Fn(TrayRequest) + Send + Sync + 'static,
+) -> Ui {
+    #[cfg(windows)]
+    {
+        windows::spawn(config, request)
+    }
+    #[cfg(not(windows))]
+    {
+        let Some(config) = config else {
+            log::info!("--headless: no tray icon");
+            return Ui { sender: None };
+        };
+        #[cfg(all(feature = "tray", target_os = "linux"))]
+        let sender = linux::spawn(config, request);
+        #[cfg(not(all(feature = "tray", target_os = "linux")))]
+        let sender = {
+            let _ = (config, request);
+            log::info!("this build has no tray icon; running without it");
+            None
+        };
+        Ui { sender }
+    }
+}
+
+/// How long a helper program (a browser opener, systemctl) may run.
+#[cfg(all(feature = "tray", any(target_os = "linux", windows)))]
+const HELPER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Runs a helper program in the background (no console window on Windows), bounded by
+/// [`HELPER_TIMEOUT`].
+#[cfg(all(feature = "tray", any(target_os = "linux", windows)))]
+fn helper(program: &str, args: &[&str]) {
+    use std::process::{Command, Stdio};
+    use std::time::Instant;
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    #[cfg(windows)]
+    {
+        use std::os::windows::process::CommandExt;
+        const CREATE_NO_WINDOW: u32 = 0x0800_0000;
+        cmd.creation_flags(CREATE_NO_WINDOW);
+    }
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            log::warn!("tray: cannot run {program}: {e}");
+            return;
+        }
+    };
+    let program = program.to_owned();
+    std::thread::spawn(move || {
+        let deadline = Instant::now() + HELPER_TIMEOUT;
+        loop {
+            match child.try_wait() {
+                Ok(Some(_)) => return,
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(100))
+                }
+                _ => {
+                    log::warn!("tray: {program} did not finish; stopping it");
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return;
+                }
+            }
+        }
+    });
+}
+
+/// This user's home directory (the diagnostics bundle's self-check, the autostart entries).
+#[cfg(all(feature = "tray", any(target_os = "linux", windows)))]
+fn home() -> PathBuf {
+    directories::BaseDirs::new()
+        .map(|d| d.home_dir().to_path_buf())
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// 匯出診斷資料: the self-check and the bundle written to Downloads on a thread of their own,
+/// then `show` called with the folder.
+#[cfg(all(feature = "tray", any(target_os = "linux", windows)))]
+fn export_diagnostics(
+    config: &TrayConfig,
+    home: PathBuf,
+    show: impl FnOnce(&std::path::Path) + Send + 'static,
+) {
+    let env = crate::diag::checks::Env {
+        data_dir: config.data_dir.clone(),
+        config: config.config.clone(),
+        home: Some(home),
+        hosts_file: crate::tls::trust::hosts_file(),
+        online: false,
+    };
+    std::thread::spawn(move || {
+        let report = crate::diag::checks::run(&env);
+        let path = crate::diag::bundle::default_path();
+        match crate::diag::bundle::write(&path, &env, &report) {
+            Ok(_) => {
+                log::info!("diagnostics written to {}", path.display());
+                if let Some(dir) = path.parent() {
+                    show(dir);
+                }
+            }
+            Err(e) => log::warn!("diagnostics could not be written: {e}"),
+        }
+    });
 }
 
 #[cfg(test)]

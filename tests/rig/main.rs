@@ -6,6 +6,8 @@
 
 // Test and bench code: a failed unwrap is a failed test, with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+// pcscd, vpcd and namespaces: Linux only (the Windows build is tested by scripts/test-wine.sh).
+#![cfg(target_os = "linux")]
 
 mod https;
 mod support;

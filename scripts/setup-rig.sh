@@ -16,7 +16,9 @@ APT_PACKAGES=(pcscd libpcsclite-dev vsmartcard-vpcd pcsc-tools libssl-dev pkg-co
   util-linux curl ca-certificates chromium libnss3-tools python3-venv
   # the tray icon: build (GTK 3, AppIndicator) and its test (Xvfb, a session bus, a D-Bus host)
   libgtk-3-dev libayatana-appindicator3-dev libayatana-appindicator3-1 xvfb xauth dbus-daemon
-  python3-dbus python3-gi)
+  python3-dbus python3-gi
+  # the Windows tray test: the screen's pixels under Wine (tests/tray/screen_colour.py)
+  python3-xlib)
 
 install_packages() {
   local need=() p

@@ -45,8 +45,17 @@ trap 'rm -rf "$work"' EXIT
 cp "$exe_dir"/*.exe "$work"/
 msi=$(ls "$exe_dir"/*.msi 2>/dev/null | head -1 || true)
 [ -n "$msi" ] && cp "$msi" "$work/nhi-bridge.msi"
+# The next version's package, from the same programs, for the major-upgrade check.
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+next=${version%.*}.$((${version##*.} + 1))
+if [ -n "$msi" ] && command -v wixl >/dev/null; then
+  # wixl resolves sources against the .wxs file's directory, relative paths only.
+  wixl -a x64 -D Version="$next" -D BinDir="$(realpath --relative-to=installer/windows "$exe_dir")" -D SrcDir=../.. \
+    -o "$work/nhi-bridge-next.msi" installer/windows/nhi-bridge.wxs
+fi
+export NHI_NEXT=$next
 
-export NHI_SIM=$sim NHI_WORK=$work NHI_ROOT=$cache
+export NHI_SIM=$sim NHI_WORK=$work NHI_ROOT=$cache NHI_TESTS=$root/tests
 unshare -m -n -p -f --mount-proc --propagation private -- bash -c '
   set -euo pipefail
   fail() { echo "test-wine: FAIL: $*" >&2; exit 1; }
@@ -69,6 +78,7 @@ unshare -m -n -p -f --mount-proc --propagation private -- bash -c '
   for _ in $(seq 1 100); do [ -S "$r/run/pcscd/pcscd.comm" ] && break; sleep 0.05; done
   [ -S "$r/run/pcscd/pcscd.comm" ] || { cat "$NHI_WORK/pcscd.log" >&2; fail "trixie pcscd did not start"; }
   "$NHI_SIM" --port 35963 --apdu-log "$NHI_WORK/apdu.log" >/dev/null 2>&1 &
+  sim=$!
   # A fresh Wine prefix each run (certificate store, registry, drive_c), copied from a pristine
   # one made once (wineboot takes tens of seconds).
   if [ ! -f "$r/root/.wine-pristine/system.reg" ]; then
@@ -127,6 +137,17 @@ unshare -m -n -p -f --mount-proc --propagation private -- bash -c '
   $exe $data cert install --only system >"$NHI_WORK/cert.log" 2>&1 || { echo "exit $?" >&2; cat "$NHI_WORK/cert.log" >&2; fail "cert install --only system under Wine"; }
   trusted || fail "trust.system is not ok after cert install"
   echo "test-wine: Windows certificate store (run --trust-browsers, cert install/uninstall, trust.system): ok" >&2
+  # Firefox reads the Windows store unless it is older than 120 or the user turned that off:
+  # check says which profile and how to fix it.
+  ff="$r/root/.wine/drive_c/users/root/AppData/Roaming/Mozilla/Firefox/Profiles"
+  mkdir -p "$ff/a.default" "$ff/b.off"
+  printf "[Compatibility]\r\nLastVersion=133.0_20241120135321/20241120135321\r\n" >"$ff/a.default/compatibility.ini"
+  printf "user_pref(\"security.enterprise_roots.enabled\", false);\n" >"$ff/b.off/prefs.js"
+  rows=$($exe $data check --json --port 47777 2>/dev/null | tr -d " \n\r" || true)
+  grep -q "\"id\":\"trust.firefox\",\"status\":\"ok\"[^}]*\"target\":\"Firefoxa.default\"" <<<"$rows" || fail "trust.firefox for a current Firefox: $rows"
+  grep -q "\"id\":\"trust.firefox\",\"status\":\"warn\"[^}]*\"target\":\"Firefoxb.off\"" <<<"$rows" || fail "trust.firefox for a Firefox that ignores the store: $rows"
+  rm -rf "$r/root/.wine/drive_c/users/root/AppData/Roaming/Mozilla"
+  echo "test-wine: check names the Firefox profile that ignores the Windows store: ok" >&2
 
   # The component as Windows starts it at login (nhi-bridgew.exe: no console) on a display: its
   # window and tray icon are made; `nhi-bridge stop` and a session end (wineboot --end-session
@@ -153,6 +174,26 @@ unshare -m -n -p -f --mount-proc --propagation private -- bash -c '
   served 47778 "${ca#$r}" || { cat "$log" >&2; fail "the component started by nhi-bridgew.exe does not serve"; }
   running 47778 || fail "cannot see the component'"'"'s process (the checks below would prove nothing)"
   grep -q "tray icon shown" "$log" || { cat "$log" >&2; fail "no tray icon under Wine"; }
+  # The icon in Wine'"'"'s notification area (top left of the screen) follows the card: green with
+  # the card in, amber when it is pulled, green again when it is back — counted in the screen'"'"'s
+  # pixels. (Its menu cannot be opened under Wine: Shell_NotifyIconGetRect is missing there, and
+  # tray-icon opens the menu only with the icon'"'"'s rectangle. The menu is tested on Linux.)
+  shows() { # RRGGBB
+    for _ in $(seq 1 100); do
+      [ "$(/usr/bin/python3 "$NHI_TESTS/tray/screen_colour.py" "$1")" -gt 20 ] && return 0
+      sleep 0.1
+    done
+    return 1
+  }
+  shows 2e7d32 || fail "the tray icon does not show the card as ready (green)"
+  kill "$sim"; wait "$sim" 2>/dev/null || true
+  shows f9a825 || fail "the tray icon does not show the card pulled (amber)"
+  shows 2e7d32 && fail "the ready colour stays on screen with the card out"
+  "$NHI_SIM" --port 35963 --apdu-log "$NHI_WORK/apdu.log" >/dev/null 2>&1 &
+  sim=$!
+  shows 2e7d32 || fail "the tray icon does not show the card back (green)"
+  served 47778 "${ca#$r}" || fail "the card is not served after it came back"
+  echo "test-wine: the tray icon follows the card (ready, pulled, back): ok" >&2
   out=$($gui /opt/nhi/nhi-bridge.exe stop 2>&1) || fail "nhi-bridge stop: $out"
   grep -q "已停止元件" <<<"$out" || fail "nhi-bridge stop did not stop it: $out"
   gone 47778 || { pgrep -a nhi-bridge >&2; fail "the component still runs after nhi-bridge stop"; }
@@ -183,9 +224,25 @@ unshare -m -n -p -f --mount-proc --propagation private -- bash -c '
     [ -n "$uca" ] || fail "the install did not start the component (no CA in %LOCALAPPDATA%)"
     served 7777 "${uca#$r}" || fail "the component started by the install does not serve on 7777"
     running "Program Files" || fail "cannot see the process the install started"
-    inside wine msiexec /x "Z:\\opt\\nhi\\nhi-bridge.msi" /qn >/dev/null 2>&1 || fail "msiexec /x"
+    ulog="$(dirname "$(dirname "$uca")")/logs/nhi-bridge_rCURRENT.log"
+    installed=nhi-bridge.msi
+    # A major upgrade: the next version replaces this one (the old one'"'"'s removal stops the
+    # running component first), starts itself, and is the only one registered.
+    if [ -f "$NHI_WORK/nhi-bridge-next.msi" ]; then
+      inside wine msiexec /i "Z:\\opt\\nhi\\nhi-bridge-next.msi" /qn >/dev/null 2>&1 || fail "msiexec /i of the next version"
+      [ "$(grep -c "asked to stop (nhi-bridge stop)" "$ulog")" = 1 ] || fail "the upgrade did not stop the running component: $(cat "$ulog")"
+      served 7777 "${uca#$r}" || fail "the upgrade did not start the new component"
+      running "Program Files" || fail "no component running after the upgrade"
+      products=$(inside wine reg query "HKLM\\Software\\Microsoft\\Windows\\CurrentVersion\\Uninstall" /s 2>/dev/null | tr -d "\r")
+      [ "$(grep -c "DisplayName.*nhi-bridge" <<<"$products")" = 1 ] || fail "not exactly one nhi-bridge registered after the upgrade: $(grep -A3 -B3 nhi-bridge <<<"$products")"
+      grep -q "DisplayVersion.*$NHI_NEXT" <<<"$products" || fail "the registered version is not $NHI_NEXT"
+      installed=nhi-bridge-next.msi
+      echo "test-wine: MSI: the next version replaced the running one (stopped, upgraded, started): ok" >&2
+    fi
+    before=$(grep -c "asked to stop (nhi-bridge stop)" "$ulog")
+    inside wine msiexec /x "Z:\\opt\\nhi\\$installed" /qn >/dev/null 2>&1 || fail "msiexec /x"
     gone "Program Files" || fail "msiexec /x left the component running"
-    grep -q "asked to stop (nhi-bridge stop)" "$(dirname "$(dirname "$uca")")/logs/nhi-bridge_rCURRENT.log" || fail "the removal did not stop the component through its window"
+    [ "$(grep -c "asked to stop (nhi-bridge stop)" "$ulog")" -gt "$before" ] || fail "the removal did not stop the component through its window"
     [ ! -e "$pf/nhi-bridge.exe" ] || fail "msiexec /x left nhi-bridge.exe"
     grep -q "iccert.nhi.gov.tw" "$r/root/.wine/drive_c/windows/system32/drivers/etc/hosts" && fail "the removal left the hosts line"
     echo "test-wine: MSI: installed and started, stopped and removed under Wine: ok" >&2
@@ -196,7 +253,7 @@ unshare -m -n -p -f --mount-proc --propagation private -- bash -c '
 [ "${NHI_WINE_UNIT:-1}" = 1 ] || { echo "test-wine: ok (unit tests skipped)" >&2; exit 0; }
 CARGO_TARGET_DIR=${NHI_WINDOWS_TARGET_DIR:-$HOME/.cache/nhi-bridge/windows-target} \
   CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER=$root/scripts/wine-runner.sh \
-  cargo test --release --locked --target x86_64-pc-windows-gnu --lib -- --test-threads 2 >"$work/unit.log" 2>&1 \
+  cargo test --release --locked --target x86_64-pc-windows-gnu -p nhi-bridge -p nhi-winsession --lib -- --test-threads 2 >"$work/unit.log" 2>&1 \
   || { tail -40 "$work/unit.log" >&2; fail "the library's unit tests under Wine"; }
 grep "^test result:" "$work/unit.log" | sed "s/^/test-wine: unit tests under Wine: /" >&2
 echo "test-wine: ok" >&2

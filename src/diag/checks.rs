@@ -402,9 +402,39 @@ fn trust_system(f: &Facts<'_>) -> Check {
     }
 }
 
-/// `trust.nss` and `trust.firefox`: each browser database trusts the CA.
+/// `trust.nss` and `trust.firefox`: each browser database trusts the CA. On Windows, where
+/// browsers read the Windows store: whether each Firefox profile reads it too.
 fn trust_browsers(f: &Facts<'_>) -> Vec<Check> {
     let mut out = Vec::new();
+    if cfg!(windows) {
+        if let Some(home) = &f.env.home {
+            out.extend(trust::firefox_reads_os_roots(home).into_iter().map(
+                |(label, reads)| {
+                    if reads {
+                        Check::ok(
+                            "trust.firefox",
+                            format!("{label} 使用 Windows 憑證庫"),
+                            format!("{label} uses the Windows certificate store"),
+                        )
+                    } else {
+                        Check::bad(
+                            "trust.firefox",
+                            Status::Warn,
+                            pair(
+                                format!("{label} 不信任 Windows 憑證庫中的憑證"),
+                                format!("{label} does not trust the Windows certificate store"),
+                            ),
+                            pair(
+                                "更新 Firefox，或在 about:preferences#privacy 的「憑證」勾選「允許 Firefox 自動信任您安裝的第三方根憑證」",
+                                "Update Firefox, or in about:preferences#privacy under Certificates tick \"Allow Firefox to automatically trust third-party root certificates you install\"",
+                            ),
+                        )
+                    }
+                    .target(label)
+                },
+            ));
+        }
+    }
     if let (Some(home), Some(ca)) = (&f.env.home, &f.ca) {
         for db in trust::nss_dbs(home) {
             let id = if db.firefox {

@@ -190,6 +190,81 @@ pub fn nss_dbs(home: &Path) -> Vec<NssDb> {
     out
 }
 
+/// Where Firefox keeps its profiles on Windows, under the user's home (`%APPDATA%` is
+/// `AppData\Roaming` there).
+const WINDOWS_FIREFOX_PROFILES: &str = "AppData/Roaming/Mozilla/Firefox/Profiles";
+
+/// The first Firefox that reads the roots users add to the operating system by default.
+const FIREFOX_OS_ROOTS_SINCE: u32 = 120;
+
+/// Windows: each Firefox profile under `home` and whether that Firefox trusts the roots the user
+/// added to the Windows store, where the component's CA is (`security.enterprise_roots.enabled`:
+/// on by default since Firefox 120, off before; a value in `user.js` or `prefs.js` wins). We only
+/// read Firefox's files: changing its settings is the user's call (`check` says how).
+pub fn firefox_reads_os_roots(home: &Path) -> Vec<(String, bool)> {
+    let Ok(entries) = std::fs::read_dir(home.join(WINDOWS_FIREFOX_PROFILES)) else {
+        return Vec::new();
+    };
+    let mut profiles: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("prefs.js").exists() || p.join("compatibility.ini").exists())
+        .collect();
+    profiles.sort();
+    profiles
+        .into_iter()
+        .map(|p| {
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let pref = ["user.js", "prefs.js"].iter().find_map(|f| {
+                let text = std::fs::read_to_string(p.join(f)).ok()?;
+                enterprise_roots_pref(&text)
+            });
+            let by_version = || {
+                let ini = std::fs::read_to_string(p.join("compatibility.ini")).ok()?;
+                firefox_major(&ini).map(|v| v >= FIREFOX_OS_ROOTS_SINCE)
+            };
+            // No version on record: a current Firefox.
+            (
+                format!("Firefox {name}"),
+                pref.or_else(by_version).unwrap_or(true),
+            )
+        })
+        .collect()
+}
+
+/// The last `security.enterprise_roots.enabled` value set in a prefs.js/user.js text.
+fn enterprise_roots_pref(text: &str) -> Option<bool> {
+    // The last one set wins, as when Firefox reads the file.
+    text.lines().rev().find_map(|l| {
+        let l = l.trim();
+        let rest = l
+            .strip_prefix("user_pref(")
+            .or_else(|| l.strip_prefix("pref("))?;
+        let rest = rest
+            .trim_start()
+            .strip_prefix("\"security.enterprise_roots.enabled\"")?;
+        let value = rest.trim_start().strip_prefix(',')?.trim_start();
+        if value.starts_with("true") {
+            Some(true)
+        } else if value.starts_with("false") {
+            Some(false)
+        } else {
+            None
+        }
+    })
+}
+
+/// The major version in a profile's compatibility.ini (`LastVersion=115.0.2_2023…`).
+fn firefox_major(ini: &str) -> Option<u32> {
+    ini.lines()
+        .find_map(|l| l.trim().strip_prefix("LastVersion="))
+        .and_then(|v| v.split(['.', '_']).next())
+        .and_then(|m| m.parse().ok())
+}
+
 /// Whether the database holds `ca` (compared by DER, whatever its nickname).
 pub fn nss_has(db: &Path, ca: &X509) -> Result<bool, TrustError> {
     let list = run(
@@ -755,6 +830,47 @@ mod tests {
         let home = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(home.path().join(".pki/nssdb")).unwrap();
         assert!(nss_dbs(home.path()).is_empty());
+    }
+
+    #[test]
+    fn firefox_on_windows_reads_the_os_roots_by_version_and_by_pref() {
+        let home = tempfile::tempdir().unwrap();
+        assert!(firefox_reads_os_roots(home.path()).is_empty());
+        let root = home.path().join(WINDOWS_FIREFOX_PROFILES);
+        let profile = |name: &str, version: Option<&str>, prefs: &str, user: Option<&str>| {
+            let p = root.join(name);
+            std::fs::create_dir_all(&p).unwrap();
+            std::fs::write(p.join("prefs.js"), prefs).unwrap();
+            if let Some(v) = version {
+                std::fs::write(
+                    p.join("compatibility.ini"),
+                    format!("[Compatibility]\r\nLastVersion={v}_20231116134553/20231116134553\r\n"),
+                )
+                .unwrap();
+            }
+            if let Some(u) = user {
+                std::fs::write(p.join("user.js"), u).unwrap();
+            }
+        };
+        let off = "user_pref(\"security.enterprise_roots.enabled\", false);\n";
+        let on = "user_pref(\"security.enterprise_roots.enabled\", true);\n";
+        profile("a.current", Some("133.0"), "", None);
+        profile("b.old", Some("115.9.1"), "", None);
+        profile("c.old-but-on", Some("115.9.1"), on, None);
+        profile("d.turned-off", Some("133.0"), off, None);
+        profile("e.user-js-wins", Some("133.0"), off, Some(on));
+        profile("f.no-version", None, "", None);
+        assert_eq!(
+            firefox_reads_os_roots(home.path()),
+            vec![
+                ("Firefox a.current".to_owned(), true),
+                ("Firefox b.old".to_owned(), false),
+                ("Firefox c.old-but-on".to_owned(), true),
+                ("Firefox d.turned-off".to_owned(), false),
+                ("Firefox e.user-js-wins".to_owned(), true),
+                ("Firefox f.no-version".to_owned(), true),
+            ]
+        );
     }
 
     #[test]

@@ -145,3 +145,57 @@ fn diagnose_that_cannot_write_is_73_and_cert_install_without_rights_is_77() {
     );
     assert!(text(&out.stderr).contains("sudo"), "{}", text(&out.stderr));
 }
+
+/// `nhi-bridge stop` stops the daemon of its data directory as 結束 in the tray does (a clean
+/// shutdown, exit 0), says so, and waits for it; with nothing running it says that and is 0 too.
+/// A lock file left behind names a process that no longer holds the lock: it is never signalled.
+#[test]
+fn stop_stops_the_running_daemon_and_never_signals_a_stale_pid() {
+    let _rig = rig();
+    let mut d = crate::https::Daemon::start("");
+    let data = d.data.to_str().expect("utf-8 path").to_owned();
+    let pid = d.pid().to_string();
+    let lock = std::fs::read_to_string(d.data.join("daemon.lock")).expect("daemon.lock");
+    assert_eq!(lock.trim(), pid, "the lock names the daemon");
+
+    let out = bridge(&["--data-dir", &data, "stop"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("已停止元件"),
+        "{}",
+        text(&out.stdout)
+    );
+    // stop returned once the lock was free: the process has ended, cleanly.
+    let status = d.wait_exit(Duration::from_secs(5));
+    assert!(status.success(), "a clean stop exits 0: {status:?}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !d.log().contains("] stopped") && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let log = d.log();
+    assert!(
+        log.contains("shutting down") && log.contains("] stopped"),
+        "{log}"
+    );
+    let again = bridge(&["--data-dir", &data, "stop"]);
+    assert_eq!(again.status.code(), Some(0));
+    assert!(
+        text(&again.stdout).contains("元件未在執行"),
+        "{}",
+        text(&again.stdout)
+    );
+
+    // A stale lock naming a live process that is not the daemon (this test's own): not signalled.
+    std::fs::write(
+        std::path::Path::new(&data).join("daemon.lock"),
+        std::process::id().to_string(),
+    )
+    .expect("write lock");
+    let stale = bridge(&["--data-dir", &data, "stop"]);
+    assert_eq!(stale.status.code(), Some(0));
+    assert!(
+        text(&stale.stdout).contains("元件未在執行"),
+        "{}",
+        text(&stale.stdout)
+    );
+}

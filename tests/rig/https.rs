@@ -375,6 +375,18 @@ impl Daemon {
         self.child.as_ref().map_or(0, |c| c.id())
     }
 
+    /// The exit status of a daemon told to stop some other way (within `timeout`).
+    pub fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("running");
+        match wait_child(&mut child, timeout) {
+            Some(s) => s,
+            None => {
+                let _ = child.kill();
+                panic!("daemon did not exit within {timeout:?}");
+            }
+        }
+    }
+
     /// SIGTERM, then the exit status (within 10 s).
     pub fn stop(mut self) -> std::process::ExitStatus {
         let mut child = self.child.take().expect("running");

@@ -55,6 +55,38 @@ done
 rep=$(at RemoveExistingProducts)
 [ "$rep" -gt "$(at InstallValidate)" ] && [ "$rep" -lt "$init" ] || fail "RemoveExistingProducts at $rep"
 [ "$(at LaunchComponent)" -gt "$fin" ] || fail "the launch is not after InstallFinalize"
+# zh-TW first in what users see (Big5 codepage; wixl alone would have dropped it).
+msiinfo export "$msi" _ForceCodepage | tr -d '\r' | grep -qx "950.*_ForceCodepage" || fail "the database codepage is not 950"
+msiinfo export "$msi" Shortcut | grep -q "健保卡元件檢測" || fail "no zh-TW self-check shortcut name"
+msiinfo export "$msi" Property | grep -q "ProductName.*健保卡讀卡機元件" || fail "no zh-TW product name"
 msiinfo export "$msi" Upgrade | grep -q "OLDERFOUND" || fail "no major upgrade"
 msiinfo suminfo "$msi" | grep -q "x64" || fail "not an x64 package"
-echo "test-msi: $msi: files, shortcuts, autostart, elevated hosts actions, stop and launch, every action where Windows runs it, major upgrade"
+echo "test-msi: $msi: files, shortcuts, autostart, elevated hosts actions, stop and launch, every action where Windows runs it, zh-TW names, major upgrade"
+
+# Signing (scripts/sign-windows.sh), with a throwaway code-signing certificate: the exe and the
+# MSI verify against its CA, and a changed byte breaks the signature.
+command -v osslsigncode >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends osslsigncode >/dev/null
+sign=$(mktemp -d)
+trap 'rm -rf "$sign"' EXIT
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$sign/ca.key" -out "$sign/ca.pem" -days 2 \
+  -subj "/CN=nhi-bridge test signing CA" -addext "basicConstraints=critical,CA:TRUE" \
+  -addext "keyUsage=critical,keyCertSign" 2>/dev/null
+openssl req -newkey rsa:2048 -nodes -keyout "$sign/cs.key" -out "$sign/cs.csr" -subj "/CN=nhi-bridge test publisher" 2>/dev/null
+printf "extendedKeyUsage=codeSigning\nkeyUsage=critical,digitalSignature\n" >"$sign/ext"
+openssl x509 -req -in "$sign/cs.csr" -CA "$sign/ca.pem" -CAkey "$sign/ca.key" -CAcreateserial \
+  -days 2 -extfile "$sign/ext" -out "$sign/cs.pem" 2>/dev/null
+head -c 24 /dev/urandom | base64 >"$sign/pass"
+openssl pkcs12 -export -inkey "$sign/cs.key" -in "$sign/cs.pem" -certfile "$sign/ca.pem" \
+  -passout "file:$sign/pass" -out "$sign/cs.p12"
+cp target/windows/nhi-bridge.exe "$msi" "$sign/"
+NHI_SIGN_PKCS12=$sign/cs.p12 NHI_SIGN_PASSFILE=$sign/pass \
+  bash scripts/sign-windows.sh "$sign/nhi-bridge.exe" "$sign/$(basename "$msi")" 2>/dev/null
+for f in "$sign/nhi-bridge.exe" "$sign/$(basename "$msi")"; do
+  osslsigncode verify -CAfile "$sign/ca.pem" -in "$f" >"$sign/verify.log" 2>&1 \
+    || { cat "$sign/verify.log" >&2; fail "$(basename "$f") does not verify after signing"; }
+done
+osslsigncode verify -CAfile "$sign/ca.pem" -in "$msi" >/dev/null 2>&1 && fail "the unsigned MSI verifies (the check proves nothing)"
+printf "\x00" | dd of="$sign/nhi-bridge.exe" bs=1 seek=4096 conv=notrunc 2>/dev/null
+osslsigncode verify -CAfile "$sign/ca.pem" -in "$sign/nhi-bridge.exe" >/dev/null 2>&1 && fail "a changed exe still verifies"
+echo "test-msi: Authenticode signing of the exe and the MSI verifies; a changed byte does not"
+

@@ -217,6 +217,9 @@ unshare -m -n -p -f --mount-proc --propagation private -- bash -c '
     pf="$r/root/.wine/drive_c/Program Files/nhi-bridge"
     [ -f "$pf/nhi-bridge.exe" ] || fail "msiexec /i did not install nhi-bridge.exe under Program Files"
     grep -q "iccert.nhi.gov.tw" "$r/root/.wine/drive_c/windows/system32/drivers/etc/hosts" || fail "the install did not add the hosts line"
+    # The Start-menu entries, zh-TW first (Wine puts a per-machine package'"'"'s in the user'"'"'s menu).
+    lnk=$(find "$r/root/.wine/drive_c" -path "*Start Menu/Programs/nhi-bridge/*" -name "*.lnk" 2>/dev/null)
+    grep -q "/健保卡元件檢測 Self-check.lnk$" <<<"$lnk" || fail "no zh-TW Start-menu entry: $lnk"
     for _ in $(seq 1 200); do
       uca=$(find "$r/root/.wine/drive_c/users" -path "*AppData/Local/nhi-bridge*" -name ca.pem 2>/dev/null | head -1)
       [ -n "$uca" ] && break; sleep 0.1
@@ -244,6 +247,7 @@ unshare -m -n -p -f --mount-proc --propagation private -- bash -c '
     gone "Program Files" || fail "msiexec /x left the component running"
     [ "$(grep -c "asked to stop (nhi-bridge stop)" "$ulog")" -gt "$before" ] || fail "the removal did not stop the component through its window"
     [ ! -e "$pf/nhi-bridge.exe" ] || fail "msiexec /x left nhi-bridge.exe"
+    [ -z "$(find "$r/root/.wine/drive_c" -path "*Start Menu/Programs/nhi-bridge*" 2>/dev/null)" ] || fail "msiexec /x left the Start-menu entries"
     grep -q "iccert.nhi.gov.tw" "$r/root/.wine/drive_c/windows/system32/drivers/etc/hosts" && fail "the removal left the hosts line"
     echo "test-wine: MSI: installed and started, stopped and removed under Wine: ok" >&2
   fi

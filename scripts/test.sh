@@ -17,6 +17,8 @@ bash scripts/setup-rig.sh --packages-only
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
+# The tray's code too (feature `tray`, as the packages are built), and the Windows build's.
+cargo clippy --workspace --all-targets --features tray -- -D warnings
 # Built here, with the network: the private namespaces have none.
 cargo build --workspace --all-targets
 
@@ -25,9 +27,10 @@ bash scripts/schemathesis.sh
 # tray icon of the same release binary under Xvfb with a StatusNotifier host.
 bash scripts/test-deb.sh
 bash scripts/test-tray.sh target/release/nhi-bridge
-# Windows: the cross-built programs and the MSI's tables; then, under Wine 10 in a cached Debian 13
-# userland, the exe reading the simulated card, serving HTTPS and trusting through the Windows
-# store, the MSI installed and removed, and the library's unit tests.
+# Windows: the cross-built programs, the MSI's tables and signing; then, under Wine 10 in a cached
+# Debian 13 userland, the exe reading the simulated card, serving HTTPS and trusting through the
+# Windows store, its tray icon following the card, stop and session end, the MSI installed,
+# upgraded and removed, and the unit tests.
 bash scripts/test-msi.sh
 bash scripts/test-wine.sh
 fuzz_secs=${NHI_FUZZ_SECS:-30}

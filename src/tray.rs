@@ -2,12 +2,13 @@
 //! top of the menu, and the menu a citizen needs — open the self-check, export diagnostics, start
 //! at login, about, quit. It follows the same picture as `/v1/events` and never blocks the daemon.
 //!
-//! Threads: GTK wants its own thread with its main loop; tokio keeps its own. The daemon sends
-//! [`TrayState`]s over an async channel that a future on the GTK main context awaits, so the tray
-//! wakes only when something changes (no polling, no idle CPU). Menu clicks arrive on the GTK
-//! thread too; the slow ones (opening a browser, writing a bundle) run on short-lived threads
-//! with timeouts. Without a display or `gtk::init` failing, the daemon runs without the tray and
-//! says so once.
+//! Threads: the icon lives on a thread of its own with that desktop's loop (GTK's main loop on
+//! Linux, `tray::linux`; a Win32 message loop on Windows, `tray::windows`, whose window also
+//! carries logoff, shutdown and `nhi-bridge stop`); tokio keeps its own. The daemon sends
+//! [`TrayState`]s over a channel and the loop wakes only when something changes (no polling, no
+//! idle CPU). Menu clicks arrive on that thread too (`tray::menu` turns them into actions); the
+//! slow ones (opening a browser, writing a bundle) run on short-lived threads with timeouts.
+//! Without a display or the toolkit failing, the daemon runs without the tray and says so once.
 
 use std::path::PathBuf;
 

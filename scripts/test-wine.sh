@@ -197,6 +197,9 @@ unshare -m -n -p -f --mount-proc --propagation private -- bash -c '
   out=$($gui /opt/nhi/nhi-bridge.exe stop 2>&1) || fail "nhi-bridge stop: $out"
   grep -q "已停止元件" <<<"$out" || fail "nhi-bridge stop did not stop it: $out"
   gone 47778 || { pgrep -a nhi-bridge >&2; fail "the component still runs after nhi-bridge stop"; }
+  # Its icon left the tray with it (no ghost icon until the mouse passes over).
+  for _ in $(seq 1 50); do [ "$(/usr/bin/python3 "$NHI_TESTS/tray/screen_colour.py" 2e7d32)" = 0 ] && break; sleep 0.1; done
+  [ "$(/usr/bin/python3 "$NHI_TESTS/tray/screen_colour.py" 2e7d32)" = 0 ] || fail "the tray icon stayed after the component stopped"
   grep -q "asked to stop (nhi-bridge stop)" "$log" || fail "the stop did not come through the window: $(cat "$log")"
   [ "$(grep -c "INFO.*\] stopped$" "$log")" = 1 ] || fail "no clean stop after nhi-bridge stop: $(cat "$log")"
   out=$($gui /opt/nhi/nhi-bridge.exe stop 2>&1) || fail "nhi-bridge stop, nothing running: $out"

@@ -45,7 +45,8 @@ pub struct Handle {
     remote: Remote,
     /// Dropped when the daemon has stopped (a session end waits for it).
     stopped: mpsc::Sender<()>,
-    thread: std::thread::JoinHandle<()>,
+    /// Closed when the window's thread ends (its icon has left the tray).
+    ended: mpsc::Receiver<()>,
 }
 
 impl Handle {
@@ -54,13 +55,7 @@ impl Handle {
     pub fn close(self) {
         drop(self.stopped);
         self.remote.leave();
-        let deadline = std::time::Instant::now() + CLOSE_WAIT;
-        while !self.thread.is_finished() && std::time::Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        if self.thread.is_finished() {
-            let _ = self.thread.join();
-        } else {
+        if let Err(mpsc::RecvTimeoutError::Timeout) = self.ended.recv_timeout(CLOSE_WAIT) {
             log::warn!("the window's thread did not end within {CLOSE_WAIT:?}");
         }
     }
@@ -74,9 +69,12 @@ pub fn spawn(
     let (ready_tx, ready_rx) = mpsc::sync_channel::<Result<(Remote, bool), String>>(1);
     let (state_tx, state_rx) = mpsc::channel::<TrayState>();
     let (stopped_tx, stopped_rx) = mpsc::channel::<()>();
+    let (ended_tx, ended) = mpsc::channel::<()>();
     let started = std::thread::Builder::new()
         .name("window".into())
         .spawn(move || {
+            // Dropped last, when everything this thread made (the icon) is gone.
+            let _ended = ended_tx;
             let window = match Window::create() {
                 Ok(w) => w,
                 Err(e) => {
@@ -102,8 +100,8 @@ pub fn spawn(
             });
             // The loop is left: the handler, and with it the icon, was dropped on this thread.
         });
-    let thread = match started {
-        Ok(t) => t,
+    match started {
+        Ok(_) => {}
         Err(e) => {
             log::warn!("no window (thread: {e}); running without it");
             return Ui {
@@ -111,7 +109,7 @@ pub fn spawn(
                 window: None,
             };
         }
-    };
+    }
     match ready_rx.recv_timeout(START_TIMEOUT) {
         Ok(Ok((remote, shown))) => Ui {
             sender: shown.then(|| TraySender {
@@ -121,7 +119,7 @@ pub fn spawn(
             window: Some(Handle {
                 remote,
                 stopped: stopped_tx,
-                thread,
+                ended,
             }),
         },
         Ok(Err(e)) => {

@@ -600,8 +600,9 @@ fn card_nhi(f: &Facts<'_>) -> Check {
     } else {
         let preferred = f.env.config.reader.clone();
         let p = f.pcsc.clone();
+        // The same bound the daemon gives a page's read (`card_timeout_secs`).
         let read = crate::service::run_with_timeout(
-            Duration::from_secs(10),
+            Duration::from_secs(f.env.config.card_timeout_secs),
             move |abandoned: &AtomicBool| {
                 crate::service::read_card(&p, preferred.as_deref(), abandoned)
                     .map(|f| (f.reader, f.value.profile.card_no.masked()))

@@ -433,3 +433,30 @@ fn chrono_like(at: &str) -> bool {
     let b = at.as_bytes();
     b.len() == 20 && b[4] == b'-' && b[10] == b'T' && b[19] == b'Z'
 }
+
+/// `check` gives the card as long as the daemon gives a page's read (`card_timeout_secs`), not a
+/// fixed time of its own: a card slower than that is reported as the timeout it would be.
+#[test]
+fn the_card_check_waits_as_long_as_the_daemon_would() {
+    let _rig = rig();
+    let w = World::new();
+    // Three APDUs at 1.5 s each: well within a fixed 10 s, beyond the configured 1 s.
+    let _slow = Sim::start(SLOT0, &["--delay-ms", "1500"]);
+    let cfg = w.data.path().join("slow.toml");
+    std::fs::write(&cfg, "card_timeout_secs = 1\n").expect("config");
+    let out = w.run(&[
+        "check",
+        "--json",
+        "--port",
+        "1",
+        "--config",
+        cfg.to_str().expect("cfg"),
+    ]);
+    let report = json(&out);
+    let nhi = row(&report, "card.nhi");
+    assert_eq!(nhi["status"], "fail", "{nhi}");
+    assert!(
+        nhi["message_en"].as_str().unwrap_or("").contains("8016"),
+        "{nhi}"
+    );
+}

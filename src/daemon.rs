@@ -258,6 +258,35 @@ fn single_instance(data_dir: &std::path::Path) -> std::io::Result<Option<std::fs
     }
 }
 
+/// Whether process `pid` holds the lock on `file` (Linux: `/proc/locks`; elsewhere on Unix the
+/// recorded id is taken as it is).
+#[cfg(unix)]
+fn holds_lock(pid: i32, file: &std::fs::File) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(meta) = file.metadata() else {
+            return false;
+        };
+        let Ok(locks) = std::fs::read_to_string("/proc/locks") else {
+            return true;
+        };
+        // "1: FLOCK  ADVISORY  WRITE 15745 fe:00:10518789 0 EOF": pid, then major:minor:inode.
+        locks.lines().any(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.len() > 5
+                && f[1] == "FLOCK"
+                && f[4].parse::<i32>() == Ok(pid)
+                && f[5].rsplit(':').next().and_then(|i| i.parse::<u64>().ok()) == Some(meta.ino())
+        })
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (pid, file);
+        true
+    }
+}
+
 /// What `nhi-bridge stop` found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StopOutcome {
@@ -285,7 +314,7 @@ pub fn stop(data_dir: &std::path::Path, timeout: Duration) -> std::io::Result<St
     #[cfg(unix)]
     {
         use std::fs::TryLockError;
-        use std::io::{Error, ErrorKind, Read};
+        use std::io::{Error, ErrorKind, Read, Seek};
         let mut file = match std::fs::File::open(data_dir.join("daemon.lock")) {
             Ok(f) => f,
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(StopOutcome::NotRunning),
@@ -296,16 +325,28 @@ pub fn stop(data_dir: &std::path::Path, timeout: Duration) -> std::io::Result<St
             Err(TryLockError::WouldBlock) => {}
             Err(TryLockError::Error(e)) => return Err(e),
         }
-        let mut text = String::new();
-        file.read_to_string(&mut text)?;
-        let pid = text
-            .trim()
-            .parse::<i32>()
-            .ok()
-            .and_then(rustix::process::Pid::from_raw)
+        // A daemon that has just taken the lock may not have written its id yet (the file may
+        // still name an earlier, finished process): read until the id is the lock's holder.
+        let deadline = std::time::Instant::now() + timeout;
+        let pid = loop {
+            let mut text = String::new();
+            file.seek(std::io::SeekFrom::Start(0))?;
+            file.read_to_string(&mut text)?;
+            let pid = text.trim().parse::<i32>().ok();
+            if let Some(pid) = pid.filter(|p| holds_lock(*p, &file)) {
+                break pid;
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(Error::new(
+                    ErrorKind::InvalidData,
+                    "daemon.lock does not name the process holding it",
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let pid = rustix::process::Pid::from_raw(pid)
             .ok_or_else(|| Error::new(ErrorKind::InvalidData, "no process id in daemon.lock"))?;
         rustix::process::kill_process(pid, rustix::process::Signal::TERM).map_err(Error::from)?;
-        let deadline = std::time::Instant::now() + timeout;
         loop {
             match file.try_lock() {
                 Ok(()) => return Ok(StopOutcome::Stopped),

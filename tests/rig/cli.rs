@@ -148,7 +148,8 @@ fn diagnose_that_cannot_write_is_73_and_cert_install_without_rights_is_77() {
 
 /// `nhi-bridge stop` stops the daemon of its data directory as 結束 in the tray does (a clean
 /// shutdown, exit 0), says so, and waits for it; with nothing running it says that and is 0 too.
-/// A lock file left behind names a process that no longer holds the lock: it is never signalled.
+/// A process the lock file names is signalled only while it holds the lock (a file left behind,
+/// or one not yet rewritten by a daemon that has just started, may name someone else).
 #[test]
 fn stop_stops_the_running_daemon_and_never_signals_a_stale_pid() {
     let _rig = rig();
@@ -157,6 +158,14 @@ fn stop_stops_the_running_daemon_and_never_signals_a_stale_pid() {
     let pid = d.pid().to_string();
     let lock = std::fs::read_to_string(d.data.join("daemon.lock")).expect("daemon.lock");
     assert_eq!(lock.trim(), pid, "the lock names the daemon");
+
+    // The file names another process (this test's) while the daemon holds the lock, as when a
+    // daemon has just taken it: that process is not signalled; stop gives up with 69.
+    let lock_path = d.data.join("daemon.lock");
+    std::fs::write(&lock_path, std::process::id().to_string()).expect("write lock");
+    let wrong = bridge(&["--data-dir", &data, "stop", "--timeout", "0.5"]);
+    assert_eq!(wrong.status.code(), Some(69), "{}", text(&wrong.stderr));
+    std::fs::write(&lock_path, &pid).expect("write lock");
 
     let out = bridge(&["--data-dir", &data, "stop"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));

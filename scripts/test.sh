@@ -19,6 +19,8 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 # The tray's code too (feature `tray`, as the packages are built), and the Windows build's.
 cargo clippy --workspace --all-targets --features tray -- -D warnings
+# macOS is not built here (no SDK), but its code is type-checked and linted.
+bash scripts/check-macos.sh
 # Built here, with the network: the private namespaces have none.
 cargo build --workspace --all-targets
 

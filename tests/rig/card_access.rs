@@ -17,15 +17,6 @@ fn selects(sim: &Sim) -> usize {
     sim.apdus().iter().filter(|a| *a == SELECT_HC).count()
 }
 
-/// Waits (bounded) until `f` holds.
-fn eventually(what: &str, timeout: Duration, f: impl Fn() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !f() {
-        assert!(Instant::now() < deadline, "{what} within {timeout:?}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 #[test]
 fn a_trickling_sam_neither_holds_the_card_nor_outlives_the_request() {
     let _rig = rig();

@@ -159,52 +159,41 @@ fn stop_stops_the_running_daemon_and_never_signals_a_stale_pid() {
     let lock = std::fs::read_to_string(d.data.join("daemon.lock")).expect("daemon.lock");
     assert_eq!(lock.trim(), pid, "the lock names the daemon");
 
+    // `nhi-bridge stop [extra]`: its exit status and what it said.
+    let stop = |extra: &[&str]| {
+        let mut args = vec!["--data-dir", data.as_str(), "stop"];
+        args.extend_from_slice(extra);
+        let out = bridge(&args);
+        (out.status.code(), text(&out.stdout), text(&out.stderr))
+    };
+
     // The file names another process (this test's) while the daemon holds the lock, as when a
     // daemon has just taken it: that process is not signalled; stop gives up with 69.
     let lock_path = d.data.join("daemon.lock");
     std::fs::write(&lock_path, std::process::id().to_string()).expect("write lock");
-    let wrong = bridge(&["--data-dir", &data, "stop", "--timeout", "0.5"]);
-    assert_eq!(wrong.status.code(), Some(69), "{}", text(&wrong.stderr));
+    let (code, _, err) = stop(&["--timeout", "0.5"]);
+    assert_eq!(code, Some(69), "{err}");
     std::fs::write(&lock_path, &pid).expect("write lock");
 
-    let out = bridge(&["--data-dir", &data, "stop"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stdout).contains("已停止元件"),
-        "{}",
-        text(&out.stdout)
-    );
+    let (code, out, err) = stop(&[]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("已停止元件"), "{out}");
     // stop returned once the lock was free: the process has ended, cleanly.
     let status = d.wait_exit(Duration::from_secs(5));
     assert!(status.success(), "a clean stop exits 0: {status:?}");
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while !d.log().contains("] stopped") && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let log = d.log();
-    assert!(
-        log.contains("shutting down") && log.contains("] stopped"),
-        "{log}"
+    eventually(
+        "the clean shutdown is logged",
+        Duration::from_secs(5),
+        || d.log().contains("] stopped"),
     );
-    let again = bridge(&["--data-dir", &data, "stop"]);
-    assert_eq!(again.status.code(), Some(0));
-    assert!(
-        text(&again.stdout).contains("元件未在執行"),
-        "{}",
-        text(&again.stdout)
-    );
+    assert!(d.log().contains("shutting down"), "{}", d.log());
+    let (code, out, _) = stop(&[]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("元件未在執行"), "{out}");
 
     // A stale lock naming a live process that is not the daemon (this test's own): not signalled.
-    std::fs::write(
-        std::path::Path::new(&data).join("daemon.lock"),
-        std::process::id().to_string(),
-    )
-    .expect("write lock");
-    let stale = bridge(&["--data-dir", &data, "stop"]);
-    assert_eq!(stale.status.code(), Some(0));
-    assert!(
-        text(&stale.stdout).contains("元件未在執行"),
-        "{}",
-        text(&stale.stdout)
-    );
+    std::fs::write(&lock_path, std::process::id().to_string()).expect("write lock");
+    let (code, out, _) = stop(&[]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("元件未在執行"), "{out}");
 }

@@ -371,3 +371,15 @@ pub fn sample() -> nhi_sim::profile::SimProfile {
 }
 
 pub const SELECT_HC: &str = "00A4040010D1580000010000000000000000001100";
+
+/// Waits (bounded) until `f` holds; fails the test with `what` otherwise.
+pub fn eventually(what: &str, timeout: Duration, f: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + timeout;
+    while !f() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} within {timeout:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

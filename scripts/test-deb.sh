@@ -7,6 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "test-deb: run as root" >&2; exit 1; }
+# The listing is read whole before it is searched: `certutil | grep -q` could end certutil with
+# SIGPIPE after the match, and pipefail would then report the match as missing.
+lists_ca() { local l; l=$(runuser -u nhitest -- certutil -L -d "sql:$1") || return 1; grep -q "nhi-bridge local CA" <<<"$l"; }
 
 if [ "${NHI_PRIVATE_RIG:-}" = 1 ]; then
   # ---- inside the private rig: the user's component, browsers and checks ----
@@ -25,8 +28,8 @@ if [ "${NHI_PRIVATE_RIG:-}" = 1 ]; then
   ca=$home/.local/share/nhi-bridge/tls/ca.pem
   [ "$(stat -c %U "$ca")" = nhitest ] || fail "the certificate pair is not the user's"
   [ "$(stat -c %a "$home/.local/share/nhi-bridge/tls/leaf.key")" = 600 ] || fail "the key is not 0600"
-  as_user certutil -L -d "sql:$home/.pki/nssdb" | grep -q "nhi-bridge local CA" || fail "Chrome's NSS database does not list the CA"
-  as_user certutil -L -d "sql:$home/.mozilla/firefox/test.default-release" | grep -q "nhi-bridge local CA" || fail "the Firefox profile does not list the CA"
+  lists_ca "$home/.pki/nssdb" || fail "Chrome's NSS database does not list the CA"
+  lists_ca "$home/.mozilla/firefox/test.default-release" || fail "the Firefox profile does not list the CA"
   [ "$(stat -c %U "$home/.pki/nssdb/cert9.db")" = nhitest ] || fail "the NSS database changed owner"
   echo "test-deb: Chrome's and Firefox's databases trust the user's CA"
 
@@ -119,7 +122,7 @@ for f in /usr/bin/nhi-bridge /usr/lib/systemd/user/nhi-bridge.service /etc/xdg/a
   [ ! -e "$f" ] || { echo "test-deb: left after purge: $f" >&2; exit 1; }
 done
 for db in /home/nhitest/.pki/nssdb /home/nhitest/.mozilla/firefox/test.default-release; do
-  if runuser -u nhitest -- certutil -L -d "sql:$db" | grep -q "nhi-bridge local CA"; then
+  if lists_ca "$db"; then
     echo "test-deb: the CA is still trusted in $db after purge" >&2; exit 1
   fi
 done

@@ -12,6 +12,10 @@ CARGO_TARGET_DIR=${NHI_WINDOWS_TARGET_DIR:-$HOME/.cache/nhi-bridge/windows-targe
   cargo clippy --release --locked --target x86_64-pc-windows-gnu --workspace --all-targets \
   --features tray -- -D warnings
 fail() { echo "test-msi: FAIL: $*" >&2; exit 1; }
+# A table is read whole before it is searched: msiinfo writes field by field, so `msiinfo | grep -q`
+# can end msiinfo with SIGPIPE after the match, and pipefail then reports the match as missing.
+table() { msiinfo export "$msi" "$1" | tr -d '\r\0'; }
+has() { local t; t=$(table "$1"); grep -q -- "$2" <<<"$t"; }
 
 file target/windows/nhi-bridge.exe | grep -q "PE32+ executable (console) x86-64" || fail "nhi-bridge.exe is not a 64-bit console program"
 file target/windows/nhi-bridgew.exe | grep -q "PE32+ executable (GUI) x86-64" || fail "nhi-bridgew.exe is not a windowless (GUI subsystem) program"
@@ -21,11 +25,11 @@ tables=$(msiinfo tables "$msi")
 for t in File Shortcut Registry CustomAction Upgrade InstallExecuteSequence; do
   grep -qx "$t" <<<"$tables" || fail "no $t table"
 done
-msiinfo export "$msi" File | grep -q "nhi-bridge.exe" || fail "nhi-bridge.exe is not installed"
-msiinfo export "$msi" File | grep -q "nhi-bridgew.exe" || fail "nhi-bridgew.exe is not installed"
-msiinfo export "$msi" Registry | grep -q 'CurrentVersion\\Run.*nhi-bridgew.exe' || fail "no autostart Run entry"
-msiinfo export "$msi" Shortcut | grep -q "open" || fail "no self-check shortcut"
-ca=$(msiinfo export "$msi" CustomAction | tr -d '\r')
+has File "nhi-bridge.exe" || fail "nhi-bridge.exe is not installed"
+has File "nhi-bridgew.exe" || fail "nhi-bridgew.exe is not installed"
+has Registry 'CurrentVersion\\Run.*nhi-bridgew.exe' || fail "no autostart Run entry"
+has Shortcut "open" || fail "no self-check shortcut"
+ca=$(table CustomAction)
 grep -q "HostsAdd.*cert install --only hosts" <<<"$ca" || fail "no hosts action: $ca"
 grep -q "HostsRemove.*cert uninstall --only hosts" <<<"$ca" || fail "no hosts removal: $ca"
 # 3072 = deferred (1024) + no impersonation (2048): elevated, as SYSTEM.
@@ -44,7 +48,7 @@ grep -q "LaunchComponent.*NhiBridgeWExe" <<<"$ca" || fail "no launch after insta
 # Where Windows accepts each action (wixl's Before/After placed some outside the script once):
 # deferred actions inside InstallInitialize..InstallFinalize, the removals before RemoveFiles,
 # RemoveExistingProducts between InstallValidate and InstallInitialize, the launch after the end.
-seq=$(msiinfo export "$msi" InstallExecuteSequence | tr -d '\r')
+seq=$(table InstallExecuteSequence)
 at() { awk -F'\t' -v a="$1" '$1 == a { print $3 }' <<<"$seq"; }
 init=$(at InstallInitialize); fin=$(at InstallFinalize); rmf=$(at RemoveFiles); instf=$(at InstallFiles)
 while IFS=$'\t' read -r a type _; do
@@ -61,11 +65,11 @@ rep=$(at RemoveExistingProducts)
 [ "$rep" -gt "$(at InstallValidate)" ] && [ "$rep" -lt "$init" ] || fail "RemoveExistingProducts at $rep"
 [ "$(at LaunchComponent)" -gt "$fin" ] || fail "the launch is not after InstallFinalize"
 # zh-TW first in what users see (Big5 codepage; wixl alone would have dropped it).
-msiinfo export "$msi" _ForceCodepage | tr -d '\r' | grep -qx "950.*_ForceCodepage" || fail "the database codepage is not 950"
-msiinfo export "$msi" Shortcut | grep -q "健保卡元件檢測" || fail "no zh-TW self-check shortcut name"
-msiinfo export "$msi" Property | grep -q "ProductName.*健保卡讀卡機元件" || fail "no zh-TW product name"
-msiinfo export "$msi" Upgrade | grep -q "OLDERFOUND" || fail "no major upgrade"
-msiinfo suminfo "$msi" | grep -q "x64" || fail "not an x64 package"
+grep -qx "950.*_ForceCodepage" <<<"$(table _ForceCodepage)" || fail "the database codepage is not 950"
+has Shortcut "健保卡元件檢測" || fail "no zh-TW self-check shortcut name"
+has Property "ProductName.*健保卡讀卡機元件" || fail "no zh-TW product name"
+has Upgrade "OLDERFOUND" || fail "no major upgrade"
+grep -q "x64" <<<"$(msiinfo suminfo "$msi")" || fail "not an x64 package"
 echo "test-msi: $msi: files, shortcuts, autostart, elevated hosts actions, stop and launch, every action where Windows runs it, zh-TW names, major upgrade"
 
 # Signing (scripts/sign-windows.sh), with a throwaway code-signing certificate: the exe and the

@@ -17,7 +17,7 @@ if [ "${#need[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
 fi
-rustup target list --installed | grep -q x86_64-pc-windows-gnu || rustup target add x86_64-pc-windows-gnu >&2
+grep -qx x86_64-pc-windows-gnu <<<"$(rustup target list --installed)" || rustup target add x86_64-pc-windows-gnu >&2
 
 target=${NHI_WINDOWS_TARGET_DIR:-$HOME/.cache/nhi-bridge/windows-target}
 CARGO_TARGET_DIR=$target cargo build --release --locked --target x86_64-pc-windows-gnu \

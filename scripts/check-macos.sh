@@ -8,7 +8,7 @@
 #   bash scripts/check-macos.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-rustup target list --installed | grep -q aarch64-apple-darwin || rustup target add aarch64-apple-darwin >&2
+grep -qx aarch64-apple-darwin <<<"$(rustup target list --installed)" || rustup target add aarch64-apple-darwin >&2
 dpkg-query -W -f='${Status}' libssl-dev 2>/dev/null | grep -q 'install ok installed' \
   || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libssl-dev >/dev/null
 work=$(mktemp -d)

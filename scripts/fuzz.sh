@@ -9,7 +9,7 @@ cd "$(dirname "$0")/../fuzz"
 secs=${1:-30}
 
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install --locked cargo-fuzz
-rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+grep -q '^nightly' <<<"$(rustup toolchain list)" || rustup toolchain install nightly --profile minimal
 
 export CARGO_TARGET_DIR=${NHI_FUZZ_TARGET_DIR:-$HOME/.cache/nhi-bridge/fuzz-target}
 targets=$(cargo +nightly fuzz list)

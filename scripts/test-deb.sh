@@ -8,8 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "test-deb: run as root" >&2; exit 1; }
 # The listing is read whole before it is searched: `certutil | grep -q` could end certutil with
-# SIGPIPE after the match, and pipefail would then report the match as missing.
-lists_ca() { local l; l=$(runuser -u nhitest -- certutil -L -d "sql:$1") || return 1; grep -q "nhi-bridge local CA" <<<"$l"; }
+# SIGPIPE after the match, and pipefail would then report the match as missing. Status 2: the
+# database could not be listed (so "not listed" proves nothing).
+lists_ca() { local l; l=$(runuser -u nhitest -- certutil -L -d "sql:$1") || return 2; grep -q "nhi-bridge local CA" <<<"$l"; }
 
 if [ "${NHI_PRIVATE_RIG:-}" = 1 ]; then
   # ---- inside the private rig: the user's component, browsers and checks ----
@@ -122,9 +123,9 @@ for f in /usr/bin/nhi-bridge /usr/lib/systemd/user/nhi-bridge.service /etc/xdg/a
   [ ! -e "$f" ] || { echo "test-deb: left after purge: $f" >&2; exit 1; }
 done
 for db in /home/nhitest/.pki/nssdb /home/nhitest/.mozilla/firefox/test.default-release; do
-  if lists_ca "$db"; then
-    echo "test-deb: the CA is still trusted in $db after purge" >&2; exit 1
-  fi
+  rc=0; lists_ca "$db" || rc=$?
+  [ "$rc" != 2 ] || { echo "test-deb: cannot list $db after purge" >&2; exit 1; }
+  [ "$rc" = 1 ] || { echo "test-deb: the CA is still trusted in $db after purge" >&2; exit 1; }
 done
 cmp /etc/hosts "$work/hosts.before" || { echo "test-deb: /etc/hosts differs after purge" >&2; exit 1; }
 [ "$(stat -c %a:%U /etc/hosts)" = "$(stat -c %a:%U "$work/hosts.before")" ] || { echo "test-deb: /etc/hosts mode/owner changed" >&2; exit 1; }

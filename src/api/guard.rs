@@ -7,6 +7,7 @@ use http::header::{self, HeaderMap, HeaderValue};
 use http::Method;
 
 use super::popup::OPENER_HEADER;
+use crate::config::origin::parse_port;
 use crate::config::{Allowlist, Origin};
 use crate::error::ErrorCode;
 
@@ -101,7 +102,7 @@ impl Guard {
         let host = host.to_ascii_lowercase();
         let (name, port) = match host.rsplit_once(':') {
             Some((n, p)) if !n.is_empty() && (n.ends_with(']') || !n.contains(':')) => {
-                (n.to_owned(), p.parse::<u16>().ok())
+                (n.to_owned(), parse_port(p))
             }
             _ => (host.clone(), Some(443)),
         };
@@ -248,6 +249,10 @@ mod tests {
             "127.0.0.2:7777",
             "::1:7777",
             "",
+            // One spelling per port (a fuzz find: `07777` parsed as 7777).
+            "[::1]:07777",
+            "localhost:+7777",
+            "localhost:",
         ] {
             assert!(!g.host_allowed(&headers(&[("host", bad)])), "{bad}");
         }

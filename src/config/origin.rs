@@ -24,6 +24,16 @@ pub enum OriginError {
     Wildcard(String),
 }
 
+/// A port as browsers write it in `Host` and `Origin`: decimal digits with no sign and no leading
+/// zero, 1–65535. `str::parse::<u16>` alone would also take `+7777` and `07777`, spellings no
+/// browser sends; refusing them keeps one spelling per port to compare.
+pub fn parse_port(text: &str) -> Option<u16> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) || text.starts_with('0') {
+        return None;
+    }
+    text.parse().ok()
+}
+
 /// A parsed web origin with its default port made explicit.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Origin {
@@ -50,12 +60,12 @@ impl Origin {
             addr.parse::<std::net::Ipv6Addr>().ok()?;
             let port = match after {
                 "" => default_port,
-                p => p.strip_prefix(':')?.parse().ok()?,
+                p => parse_port(p.strip_prefix(':')?)?,
             };
             (format!("[{}]", addr.to_ascii_lowercase()), port)
         } else {
             let (host, port) = match rest.rsplit_once(':') {
-                Some((h, p)) => (h, p.parse::<u16>().ok()?),
+                Some((h, p)) => (h, parse_port(p)?),
                 None => (rest, default_port),
             };
             let host = host.to_ascii_lowercase();
@@ -71,9 +81,6 @@ impl Origin {
             }
             (host, port)
         };
-        if port == 0 {
-            return None;
-        }
         Some(Origin { scheme, host, port })
     }
 
@@ -225,9 +232,24 @@ mod tests {
             "https://a..nhi.gov.tw",
             "https://a.nhi.gov.tw:0",
             "https://a.nhi.gov.tw:99999",
+            "https://a.nhi.gov.tw:0443",
+            "https://a.nhi.gov.tw:+443",
+            "https://[::1]:+443",
             "javascript://a.nhi.gov.tw",
         ] {
             assert!(!a.allows(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_port_has_one_spelling() {
+        assert_eq!(parse_port("7777"), Some(7777));
+        assert_eq!(parse_port("1"), Some(1));
+        assert_eq!(parse_port("65535"), Some(65535));
+        for bad in [
+            "", "0", "07777", "+7777", "-1", "65536", " 7777", "7777 ", "7_777", "٧",
+        ] {
+            assert_eq!(parse_port(bad), None, "{bad:?}");
         }
     }
 

@@ -5,10 +5,16 @@
 # without touching the machine's pcscd or anyone else's tests. Everything started inside (pcscd,
 # simulators, daemons, Chromium) ends with the command.
 #
-#   bash scripts/private-rig.sh cargo test --workspace
+# What the product writes as administrator — the hosts file, the system trust stores (and the
+# stores update-ca-certificates feeds: Java's cacerts among them), the browsers' managed policy
+# directories — is under /etc and /usr/local/share: inside, both are overlays whose changes live
+# in a tmpfs and vanish with the command. The machine's files are never written.
 #
-# Where no namespace can be made (not root), it says so and runs the command against the
-# machine's pcscd instead (starting it if needed), as the tests did before.
+#   bash scripts/private-rig.sh cargo test --workspace -- --include-ignored
+#
+# The rig tests are #[ignore]d so that a plain `cargo test` never runs them against the
+# machine's pcscd; this script is how they run. It needs root (namespaces): without it, it says
+# so and stops — it never falls back to the machine's pcscd.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,9 +22,8 @@ if [ "${NHI_PRIVATE_RIG:-}" = 1 ]; then
   exec "$@"
 fi
 if [ "$(id -u)" -ne 0 ] || ! unshare -m -n -p -f --mount-proc true 2>/dev/null; then
-  echo "private-rig: cannot make private namespaces here (root needed); using the machine's pcscd" >&2
-  bash scripts/setup-rig.sh --start-pcscd-only
-  exec "$@"
+  echo "private-rig: cannot make private namespaces here (run as root); the rig never uses the machine's pcscd" >&2
+  exit 1
 fi
 
 mkdir -p /run/pcscd
@@ -27,6 +32,15 @@ export NHI_PRIVATE_RIG=1 CARGO_NET_OFFLINE=true NHI_RIG_LOG_DIR="$log_dir"
 exec unshare -m -n -p -f --mount-proc --propagation private -- bash -c '
   set -euo pipefail
   ip link set lo up
+  # Private /etc and /usr/local/share: writes land in a tmpfs (see the top of this script).
+  changes=$(mktemp -d "$NHI_RIG_LOG_DIR/overlay.XXXXXX")
+  mount -t tmpfs tmpfs "$changes"
+  for dir in /etc /usr/local/share; do
+    name=$(echo "$dir" | tr / _)
+    mkdir -p "$changes/$name/upper" "$changes/$name/work"
+    mount -t overlay overlay -o "lowerdir=$dir,upperdir=$changes/$name/upper,workdir=$changes/$name/work" "$dir"
+  done
+  export NHI_RIG_OVERLAY="$changes"
   mount -t tmpfs tmpfs /run/pcscd
   pcscd -f >"$NHI_RIG_LOG_DIR/pcscd.log" 2>&1 </dev/null &
   for _ in $(seq 1 100); do
@@ -34,6 +48,6 @@ exec unshare -m -n -p -f --mount-proc --propagation private -- bash -c '
     sleep 0.05
   done
   [ -S /run/pcscd/pcscd.comm ] || { echo "private-rig: pcscd did not start" >&2; cat "$NHI_RIG_LOG_DIR/pcscd.log" >&2; exit 1; }
-  echo "private-rig: private pcscd running (logs in $NHI_RIG_LOG_DIR)" >&2
+  echo "private-rig: private pcscd running, /etc and /usr/local/share private (logs in $NHI_RIG_LOG_DIR)" >&2
   "$@"
 ' private-rig "$@"

@@ -18,6 +18,7 @@ fn selects(sim: &Sim) -> usize {
 }
 
 #[test]
+#[ignore = "rig: needs scripts/private-rig.sh (which passes --include-ignored)"]
 fn a_trickling_sam_neither_holds_the_card_nor_outlives_the_request() {
     let _rig = rig();
     let _card = Sim::start(SLOT0, &[]);
@@ -63,6 +64,7 @@ fn a_trickling_sam_neither_holds_the_card_nor_outlives_the_request() {
 }
 
 #[test]
+#[ignore = "rig: needs scripts/private-rig.sh (which passes --include-ignored)"]
 fn a_timed_out_read_keeps_the_card_until_it_ends_and_readers_do_not_wait() {
     let _rig = rig();
     let sim = Sim::start(SLOT0, &["--delay-ms", "1500"]);
@@ -91,6 +93,7 @@ fn a_timed_out_read_keeps_the_card_until_it_ends_and_readers_do_not_wait() {
 }
 
 #[test]
+#[ignore = "rig: needs scripts/private-rig.sh (which passes --include-ignored)"]
 fn reads_leave_the_card_as_found_and_h_sign_resets_it() {
     let _rig = rig();
     let sim = Sim::start(SLOT0, &[]);
@@ -121,6 +124,7 @@ fn reads_leave_the_card_as_found_and_h_sign_resets_it() {
 }
 
 #[test]
+#[ignore = "rig: needs scripts/private-rig.sh (which passes --include-ignored)"]
 fn a_swapped_card_never_answers_for_its_successor() {
     let _rig = rig();
     let a = Sim::start(SLOT0, &[]);
@@ -213,6 +217,7 @@ fn profile_reads(sim: &Sim) -> usize {
 }
 
 #[test]
+#[ignore = "rig: needs scripts/private-rig.sh (which passes --include-ignored)"]
 fn prefetch_reads_the_card_at_insertion_and_the_page_gets_it_from_memory() {
     let _rig = rig();
     let d = Daemon::start("prefetch = true\nlog_level = \"debug\"\n");
@@ -233,6 +238,7 @@ fn prefetch_reads_the_card_at_insertion_and_the_page_gets_it_from_memory() {
 }
 
 #[test]
+#[ignore = "rig: needs scripts/private-rig.sh (which passes --include-ignored)"]
 fn prefetch_gives_a_foreign_card_one_select_only() {
     let _rig = rig();
     let d = Daemon::start("prefetch = true\nlog_level = \"debug\"\n");
@@ -249,6 +255,7 @@ fn prefetch_gives_a_foreign_card_one_select_only() {
 }
 
 #[test]
+#[ignore = "rig: needs scripts/private-rig.sh (which passes --include-ignored)"]
 fn a_request_during_the_prefetch_joins_it() {
     let _rig = rig();
     let d = Daemon::start("prefetch = true\nlog_level = \"debug\"\n");
@@ -263,6 +270,7 @@ fn a_request_during_the_prefetch_joins_it() {
 }
 
 #[test]
+#[ignore = "rig: needs scripts/private-rig.sh (which passes --include-ignored)"]
 fn a_card_pulled_during_the_prefetch_leaves_nothing_behind() {
     let _rig = rig();
     let d = Daemon::start("prefetch = true\nlog_level = \"debug\"\n");
@@ -285,6 +293,7 @@ fn a_card_pulled_during_the_prefetch_leaves_nothing_behind() {
 }
 
 #[test]
+#[ignore = "rig: needs scripts/private-rig.sh (which passes --include-ignored)"]
 fn without_prefetch_no_apdu_reaches_the_card_until_asked() {
     let _rig = rig();
     let d = Daemon::start("prefetch = false\nlog_level = \"debug\"\n");

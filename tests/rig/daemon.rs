@@ -16,6 +16,7 @@ const EVIL: [&str; 6] = [
 ];
 
 #[test]
+#[ignore = "rig: needs scripts/private-rig.sh (which passes --include-ignored)"]
 fn allowed_origin_reads_the_card_with_cors() {
     let _rig = rig();
     let sim = Sim::start(SLOT0, &[]);
@@ -37,6 +38,7 @@ fn allowed_origin_reads_the_card_with_cors() {
 }
 
 #[test]
+#[ignore = "rig: needs scripts/private-rig.sh (which passes --include-ignored)"]
 fn refused_origins_get_403_and_never_reach_the_card() {
     let _rig = rig();
     let sim = Sim::start(SLOT0, &[]);
@@ -65,6 +67,7 @@ fn refused_origins_get_403_and_never_reach_the_card() {
 }
 
 #[test]
+#[ignore = "rig: needs scripts/private-rig.sh (which passes --include-ignored)"]
 fn wrong_host_gets_421() {
     let _rig = rig();
     let sim = Sim::start(SLOT0, &[]);
@@ -94,6 +97,7 @@ fn wrong_host_gets_421() {
 }
 
 #[test]
+#[ignore = "rig: needs scripts/private-rig.sh (which passes --include-ignored)"]
 fn preflight_for_allowed_and_refused_origins() {
     let _rig = rig();
     let d = Daemon::start("");
@@ -129,6 +133,7 @@ fn preflight_for_allowed_and_refused_origins() {
 }
 
 #[test]
+#[ignore = "rig: needs scripts/private-rig.sh (which passes --include-ignored)"]
 fn events_follow_the_card_in_and_out() {
     let _rig = rig();
     let d = Daemon::start("");
@@ -153,6 +158,7 @@ fn events_follow_the_card_in_and_out() {
 }
 
 #[test]
+#[ignore = "rig: needs scripts/private-rig.sh (which passes --include-ignored)"]
 fn fifty_concurrent_reads_cost_one_profile_read() {
     let _rig = rig();
     let sim = Sim::start(SLOT0, &["--delay-ms", "20"]);
@@ -200,6 +206,7 @@ fn fifty_concurrent_reads_cost_one_profile_read() {
 }
 
 #[test]
+#[ignore = "rig: needs scripts/private-rig.sh (which passes --include-ignored)"]
 fn card_errors_have_codes_and_statuses() {
     let _rig = rig();
     let d = Daemon::start("card_timeout_secs = 1\n");
@@ -266,6 +273,7 @@ fn card_errors_have_codes_and_statuses() {
 }
 
 #[test]
+#[ignore = "rig: needs scripts/private-rig.sh (which passes --include-ignored)"]
 fn pcscd_restart_is_reported_and_recovered_without_restarting_the_daemon() {
     let _rig = rig();
     let _sim = Sim::start(SLOT0, &["--retry-secs", "30"]);
@@ -297,6 +305,7 @@ fn pcscd_restart_is_reported_and_recovered_without_restarting_the_daemon() {
 }
 
 #[test]
+#[ignore = "rig: needs scripts/private-rig.sh (which passes --include-ignored)"]
 fn status_and_readers_describe_the_rig() {
     let _rig = rig();
     let sim = Sim::start(SLOT1, &[]);
@@ -328,6 +337,7 @@ fn status_and_readers_describe_the_rig() {
 }
 
 #[test]
+#[ignore = "rig: needs scripts/private-rig.sh (which passes --include-ignored)"]
 fn listens_on_loopback_only() {
     let _rig = rig();
     let d = Daemon::start("");
@@ -355,6 +365,7 @@ fn listens_on_loopback_only() {
 }
 
 #[test]
+#[ignore = "rig: needs scripts/private-rig.sh (which passes --include-ignored)"]
 fn port_in_use_names_the_holder() {
     let _rig = rig();
     let holder = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -380,6 +391,7 @@ fn port_in_use_names_the_holder() {
 }
 
 #[test]
+#[ignore = "rig: needs scripts/private-rig.sh (which passes --include-ignored)"]
 fn bad_config_names_line_and_key() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = dir.path().join("config.toml");
@@ -415,6 +427,7 @@ fn bad_config_names_line_and_key() {
 }
 
 #[test]
+#[ignore = "rig: needs scripts/private-rig.sh (which passes --include-ignored)"]
 fn near_expiry_certificate_is_reissued_at_start() {
     let _rig = rig();
     let dir = tempfile::tempdir().expect("tempdir");
@@ -444,6 +457,7 @@ fn near_expiry_certificate_is_reissued_at_start() {
 }
 
 #[test]
+#[ignore = "rig: needs scripts/private-rig.sh (which passes --include-ignored)"]
 fn sigterm_stops_gracefully_and_ends_event_streams() {
     let _rig = rig();
     let d = Daemon::start("");
@@ -460,6 +474,7 @@ fn sigterm_stops_gracefully_and_ends_event_streams() {
 }
 
 #[test]
+#[ignore = "rig: needs scripts/private-rig.sh (which passes --include-ignored)"]
 fn stalled_clients_are_cut_off_and_do_not_block_others() {
     let _rig = rig();
     let d = Daemon::start("header_timeout_secs = 1\nmax_connections = 4\n");
@@ -489,6 +504,7 @@ fn stalled_clients_are_cut_off_and_do_not_block_others() {
 }
 
 #[test]
+#[ignore = "rig: needs scripts/private-rig.sh (which passes --include-ignored)"]
 fn self_check_page_is_self_contained_and_guarded() {
     let _rig = rig();
     let sim = Sim::start(SLOT0, &[]);

@@ -51,6 +51,7 @@ fn check(spec: &Value, path: &str, r: &HttpResponse) {
 }
 
 #[test]
+#[ignore = "rig: needs scripts/private-rig.sh (which passes --include-ignored)"]
 fn responses_match_the_openapi_document() {
     let _rig = rig();
     let spec = spec();
@@ -92,6 +93,7 @@ fn responses_match_the_openapi_document() {
 }
 
 #[test]
+#[ignore = "rig: needs scripts/private-rig.sh (which passes --include-ignored)"]
 fn every_documented_path_is_served() {
     let _rig = rig();
     let spec = spec();

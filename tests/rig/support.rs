@@ -27,6 +27,7 @@ static RIG: Mutex<()> = Mutex::new(());
 
 /// Serialises use of the machine's one pcscd and makes sure it runs.
 pub fn rig() -> MutexGuard<'static, ()> {
+    assert_private_rig();
     let guard = RIG.lock().unwrap_or_else(|p| p.into_inner());
     if Context::establish(Scope::User).is_err() {
         pcscd_start();
@@ -314,8 +315,19 @@ pub fn pcscd_running() -> bool {
     })
 }
 
-/// Stops pcscd and waits for the process to be gone.
+/// Refuses to go on outside `scripts/private-rig.sh`: these tests stop and restart pcscd and
+/// install trust as administrator, which they may only do to a pcscd and an /etc of their own.
+pub fn assert_private_rig() {
+    assert!(
+        std::env::var_os("NHI_PRIVATE_RIG").is_some_and(|v| v == "1"),
+        "the rig tests run only inside their private namespaces: \
+         bash scripts/private-rig.sh cargo test --workspace -- --include-ignored"
+    );
+}
+
+/// Stops pcscd (the private rig's: see [`assert_private_rig`]) and waits for it to be gone.
 pub fn pcscd_stop() {
+    assert_private_rig();
     let _ = Command::new("pkill")
         .args(["-TERM", "-x", "pcscd"])
         .status();

@@ -10,12 +10,14 @@
 pub mod apdu;
 pub mod api;
 pub mod atomic_file;
+pub mod browser;
 pub mod capacity;
 pub mod card;
 pub mod config;
 pub mod diag;
 pub mod error;
 pub mod logging;
+pub mod os;
 pub mod reader;
 pub mod sam;
 pub mod server;

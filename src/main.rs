@@ -117,6 +117,12 @@ enum Command {
         #[command(flatten)]
         target: TargetArgs,
     },
+    /// 瀏覽器權限 — whether NHI pages may reach the component from each browser profile (Local
+    /// Network Access), and the managed policy that lets them without a prompt.
+    Browser {
+        #[command(subcommand)]
+        action: BrowserAction,
+    },
     /// 停止元件 — stop the running component (as 結束 in the tray); exit 0 when it stopped or was
     /// not running.
     Stop {
@@ -172,6 +178,30 @@ struct TargetArgs {
     /// Configuration file (default: the per-user one).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum BrowserAction {
+    /// Per browser profile: allowed by policy, allowed by the user, blocked, or will ask; and
+    /// which managed policies are ours.
+    Status {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Configuration file whose allowlist is judged (default: the per-user one).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Write a managed policy letting only the allowlist's origins reach this computer without a
+    /// prompt, for Chrome, Edge, Chromium and Brave (needs administrator; the installers run it).
+    Allow {
+        /// Configuration file whose allowlist is written (default: the per-user one, else NHI's
+        /// origins).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Remove our managed policy; every other policy stays as it is (needs administrator).
+    Revoke,
 }
 
 /// What `cert install|uninstall` touches.
@@ -397,6 +427,7 @@ fn run(command: Command, data_dir: &std::path::Path) -> Result<(), Failure> {
             say!("請將此檔案寄給客服人員；其中不含個人資料。— Send this file to support; it holds no personal data.");
             Ok(())
         }
+        Command::Browser { action } => browser(action),
         Command::Stop { timeout } => match daemon::stop(data_dir, timeout) {
             Ok(daemon::StopOutcome::Stopped) => {
                 say!("已停止元件 — the component stopped");
@@ -525,6 +556,138 @@ fn check_env(
         home: directories::BaseDirs::new().map(|d| d.home_dir().to_path_buf()),
         hosts_file: tls::trust::hosts_file(),
         online,
+    })
+}
+
+fn load_config(path: Option<PathBuf>) -> Result<config::Config, Failure> {
+    match path.or_else(config::default_config_file) {
+        Some(p) => config::Config::load(&p).map_err(|e| Failure::Status {
+            message: format!("設定檔有誤 configuration error: {e}"),
+            status: EXIT_CONFIG,
+        }),
+        None => Ok(config::Config::default()),
+    }
+}
+
+fn access_words(a: nhi_bridge::browser::Access) -> (&'static str, &'static str) {
+    use nhi_bridge::browser::Access;
+    match a {
+        Access::AllowedByPolicy => ("管理原則允許", "allowed by policy"),
+        Access::AllowedByUser => ("使用者已允許", "allowed by the user"),
+        Access::BlockedByPolicy => ("管理原則封鎖", "blocked by policy"),
+        Access::BlockedByUser => ("使用者已封鎖", "blocked by the user"),
+        Access::WillAsk => ("會詢問", "will ask"),
+        Access::NotGated => ("不限制", "not restricted"),
+        Access::Unknown => ("無法得知", "unknown"),
+    }
+}
+
+fn browser(action: BrowserAction) -> Result<(), Failure> {
+    use nhi_bridge::browser;
+    use nhi_bridge::os::PolicyChange;
+    let steps = match action {
+        BrowserAction::Status { json, config } => {
+            let cfg = load_config(config)?;
+            let home = directories::BaseDirs::new()
+                .map(|d| d.home_dir().to_path_buf())
+                .unwrap_or_default();
+            let report = browser::report(&home, &cfg.allowlist());
+            if json {
+                say!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).map_err(anyhow::Error::from)?
+                );
+                return Ok(());
+            }
+            if report.profiles.is_empty() {
+                say!("沒有找到瀏覽器設定檔 — no browser profile found");
+            }
+            for p in &report.profiles {
+                let (zh, en) = access_words(p.access);
+                let (szh, sen) = browser::setting_name(p.version.as_deref());
+                let site = p
+                    .site
+                    .as_deref()
+                    .map(|s| format!(" {s}"))
+                    .unwrap_or_default();
+                say!(
+                    "{} ({}){}: {zh} {en}{site} — 「{szh}」 \"{sen}\"{}",
+                    p.browser_name,
+                    p.profile,
+                    p.version
+                        .as_deref()
+                        .map(|v| format!(" {v}"))
+                        .unwrap_or_default(),
+                    p.detail
+                        .as_deref()
+                        .map(|d| format!(" ({d})"))
+                        .unwrap_or_default()
+                );
+            }
+            for bp in &report.policies {
+                let st = &bp.state;
+                let lists: Vec<String> = st
+                    .allow
+                    .iter()
+                    .map(|l| format!("{}={:?} [{}]", l.policy, l.entries, l.source))
+                    .collect();
+                say!(
+                    "管理原則 Policy {} {}: {}{}{}",
+                    bp.browser.name(),
+                    st.location,
+                    if st.ours { "本元件的 ours; " } else { "" },
+                    if lists.is_empty() {
+                        "—".to_owned()
+                    } else {
+                        lists.join("; ")
+                    },
+                    if st.problems.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ⚠ {}", st.problems.join("; "))
+                    }
+                );
+            }
+            return Ok(());
+        }
+        BrowserAction::Allow { config } => browser::allow(&load_config(config)?.allowlist()),
+        BrowserAction::Revoke => browser::revoke(),
+    };
+    let mut admin = false;
+    let mut failed = false;
+    for st in &steps {
+        match &st.result {
+            Ok(PolicyChange::Written(at)) => {
+                say!("[ OK ] {}: 已寫入 written {at}", st.browser.name())
+            }
+            Ok(PolicyChange::Unchanged(at)) => {
+                say!("[ OK ] {}: 已是最新 unchanged {at}", st.browser.name())
+            }
+            Ok(PolicyChange::Removed(at)) => {
+                say!("[ OK ] {}: 已移除 removed {at}", st.browser.name())
+            }
+            Ok(PolicyChange::Absent(at)) => say!(
+                "[ OK ] {}: 沒有本元件的原則 none of ours {at}",
+                st.browser.name()
+            ),
+            Err(e) => {
+                failed = true;
+                admin |= e.needs_admin();
+                say!("[FAIL] {}: {e}", st.browser.name());
+            }
+        }
+    }
+    if !failed {
+        say!("請重新啟動瀏覽器 — restart the browsers (Chrome shows \"managed by your organization\": only NHI's sites are affected)");
+        return Ok(());
+    }
+    Err(Failure::Status {
+        message: if admin {
+            "需要系統管理員權限 — needs administrator rights (sudo / Run as administrator)".into()
+        } else {
+            "部分瀏覽器的原則無法變更 — some browsers' policies could not be changed".into()
+        },
+        status: if admin { EXIT_NOPERM } else { EXIT_IOERR },
     })
 }
 

@@ -305,7 +305,10 @@ async fn route(state: &Arc<AppState>, req: Request) -> Response {
     // certificate: it gets the status page, as the official component answers with a page.
     if req.path == "/" || req.path == "/echo" {
         return match req.method {
-            Method::GET | Method::HEAD => page::status_page(state),
+            Method::GET | Method::HEAD => {
+                let browsers = page::browser_report(state).await;
+                page::status_page(state, browsers.as_ref())
+            }
             _ => method_not_allowed("GET"),
         };
     }

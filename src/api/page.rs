@@ -213,8 +213,62 @@ fn row(id: &str, ok: bool, zh: &str, en: &str, fix: Option<(&str, &str)>) -> Str
     )
 }
 
+/// The browsers' Local Network Access verdicts for the page, read off the async threads and
+/// given up after 3 s (a slow disk or registry then leaves the rows out, not the page).
+pub async fn browser_report(state: &AppState) -> Option<crate::browser::Report> {
+    let home = directories::BaseDirs::new()?.home_dir().to_path_buf();
+    let allow = state.allowlist.clone();
+    let job = tokio::task::spawn_blocking(move || crate::browser::report(&home, &allow));
+    tokio::time::timeout(std::time::Duration::from_secs(3), job)
+        .await
+        .ok()?
+        .ok()
+}
+
+/// One row per Chromium-family profile where NHI pages are blocked or will be asked about (a
+/// profile that lets them through needs no row on the citizen's page; `check` lists them all).
+fn browser_rows(
+    report: &crate::browser::Report,
+    allow: &crate::config::Allowlist,
+) -> (String, bool) {
+    use crate::browser::{setting_name, settings_url, Access};
+    let page = crate::browser::page_site(allow);
+    let mut html = String::new();
+    let mut blocked = false;
+    for p in &report.profiles {
+        let (zh_name, en_name) = setting_name(p.version.as_deref());
+        let site = p.site.clone().unwrap_or_else(|| page.clone());
+        let id = format!("browser-{}-{}", p.browser, p.profile.replace(' ', "_"));
+        match p.access {
+            Access::BlockedByUser | Access::BlockedByPolicy => {
+                blocked = true;
+                let url = settings_url(p.browser, &site);
+                html.push_str(&row(
+                    &id,
+                    false,
+                    &format!("{}（{}）已封鎖 {site} 的「{zh_name}」，健保署網頁會說找不到元件", p.browser_name, p.profile),
+                    &format!("{} ({}) blocks {site} from \"{en_name}\": the NHI page will say the component is missing", p.browser_name, p.profile),
+                    Some((
+                        &format!("開啟 {url}，將「{zh_name}」改為「允許」後重新載入健保署網頁"),
+                        &format!("Open {url}, set \"{en_name}\" to \"Allow\", then reload the NHI page"),
+                    )),
+                ));
+            }
+            Access::WillAsk => html.push_str(&row(
+                &id,
+                true,
+                &format!("{}（{}）：健保署網頁第一次使用元件時，瀏覽器會詢問「存取這部裝置上的其他應用程式和服務」，請按「允許」", p.browser_name, p.profile),
+                &format!("{} ({}): the first time the NHI page uses the component the browser asks to \"access other apps and services on this device\": choose \"Allow\"", p.browser_name, p.profile),
+                None,
+            )),
+            _ => {}
+        }
+    }
+    (html, blocked)
+}
+
 /// The self-check page (`GET /`), rendered from the daemon's snapshot.
-pub fn status_page(state: &AppState) -> Response {
+pub fn status_page(state: &AppState, browsers: Option<&crate::browser::Report>) -> Response {
     let t = &TEXTS;
     let snap = state.service.snapshot();
     let version = env!("CARGO_PKG_VERSION");
@@ -226,7 +280,11 @@ pub fn status_page(state: &AppState) -> Response {
         .map(|(n, _)| n.as_str())
         .collect();
     let hosts_ok = trust::hosts_entry(&trust::hosts_file()) == HostsEntry::Loopback;
-    let ready = snap.pcsc_up && !names.is_empty() && !with_card.is_empty() && hosts_ok;
+    let (browser_html, browser_blocked) = browsers
+        .map(|r| browser_rows(r, &state.allowlist))
+        .unwrap_or_default();
+    let ready =
+        snap.pcsc_up && !names.is_empty() && !with_card.is_empty() && hosts_ok && !browser_blocked;
     let rows = [
         row(
             "daemon",
@@ -249,8 +307,8 @@ pub fn status_page(state: &AppState) -> Response {
             None => row(
                 "pages",
                 true,
-                "元件啟動後尚無網頁連線（若健保署網頁顯示找不到元件，請在瀏覽器允許該網站存取區域網路）",
-                "No page has reached the component since it started (if the NHI page says the component is missing, allow the site local network access in the browser)",
+                "元件啟動後尚無網頁連線（若健保署網頁顯示找不到元件，請在瀏覽器允許該網站使用「裝置上的應用程式」）",
+                "No page has reached the component since it started (if the NHI page says the component is missing, allow the site \"Apps on device\" in the browser)",
                 None,
             ),
         },
@@ -323,8 +381,9 @@ pub fn status_page(state: &AppState) -> Response {
         ),
     ]
     .join("\n");
+    let rows = format!("{rows}\n{browser_html}");
     let summary = format!(
-        "nhi-bridge {version} | PC/SC {} | readers {} | card {} | hosts {}",
+        "nhi-bridge {version} | PC/SC {} | readers {} | card {} | hosts {} | browser {}",
         if snap.pcsc_up { "up" } else { "down" },
         names.len(),
         if with_card.is_empty() {
@@ -333,6 +392,7 @@ pub fn status_page(state: &AppState) -> Response {
             "inserted"
         },
         if hosts_ok { "ok" } else { "missing" },
+        if browser_blocked { "blocked" } else { "ok" },
     );
     // `</` cannot occur in this JSON (no such sequence in the texts), so it cannot end the block.
     let texts = serde_json::to_string(&TEXTS).unwrap_or_else(|_| "{}".into());

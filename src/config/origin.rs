@@ -119,6 +119,15 @@ enum Pattern {
     Subdomains(String),
 }
 
+/// One allowlist entry, as [`Allowlist::entries`] shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entry<'a> {
+    /// Exactly this origin.
+    Exact(&'a Origin),
+    /// `https://*.<suffix>`: every host under the suffix, https, port 443.
+    Subdomains(&'a str),
+}
+
 /// The configured allowlist.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Allowlist {
@@ -143,6 +152,30 @@ impl Allowlist {
         Allowlist::parse(&DEFAULT_ORIGINS).unwrap_or(Allowlist {
             patterns: Vec::new(),
         })
+    }
+
+    /// The entries, for code that reasons about them (the browsers' site settings).
+    pub fn entries(&self) -> Vec<Entry<'_>> {
+        self.patterns
+            .iter()
+            .map(|p| match p {
+                Pattern::Exact(o) => Entry::Exact(o),
+                Pattern::Subdomains(s) => Entry::Subdomains(s),
+            })
+            .collect()
+    }
+
+    /// The same origins as Chromium URL patterns, for managed policies: an exact origin as it is
+    /// written, `https://*.domain` as `https://[*.]domain` (which Chromium also applies to
+    /// `https://domain` itself; the guard still refuses that origin unless it is listed).
+    pub fn browser_patterns(&self) -> Vec<String> {
+        self.patterns
+            .iter()
+            .map(|p| match p {
+                Pattern::Exact(o) => o.to_string(),
+                Pattern::Subdomains(s) => format!("https://[*.]{s}"),
+            })
+            .collect()
     }
 
     /// Whether the `Origin` header value `origin` is allowed.

@@ -143,7 +143,9 @@ pub fn run(env: &Env) -> Report {
         trust_system(&f),
     ];
     out.extend(trust_browsers(&f));
-    out.extend([hosts(&f), pcsc(&f), readers(&f), card(&f), card_nhi(&f)]);
+    out.push(hosts(&f));
+    out.extend(browsers(&f));
+    out.extend([pcsc(&f), readers(&f), card(&f), card_nhi(&f)]);
     out.push(clock(f.leaf.as_ref()));
     if env.online {
         out.push(sam(&f));
@@ -212,8 +214,8 @@ fn pages(f: &Facts<'_>) -> Check {
         }
         _ => Check::ok(
             "pages",
-            "元件啟動後尚無網頁連線（若網頁顯示找不到元件，請在 Chrome/Edge 允許該網站存取「區域網路」，見 docs/self-check.md）",
-            "No page has reached the component since it started (if the page says the component is missing, allow the site \"local network access\" in Chrome/Edge; see docs/self-check.md)",
+            "元件啟動後尚無網頁連線（若網頁顯示找不到元件，多半是瀏覽器擋下：請看下方 browser 項目，在瀏覽器允許該網站使用「裝置上的應用程式」）",
+            "No page has reached the component since it started (if the page says the component is missing, the browser most likely stopped it: see the browser rows below; allow the site \"Apps on device\")",
         ),
     }
 }
@@ -491,6 +493,146 @@ fn trust_browsers(f: &Facts<'_>) -> Vec<Check> {
         }
     }
     out
+}
+
+fn admin_command(cmd: &str) -> (String, String) {
+    if cfg!(windows) {
+        pair(
+            format!("以系統管理員身分執行 nhi-bridge {cmd}"),
+            format!("run `nhi-bridge {cmd}` as administrator"),
+        )
+    } else {
+        pair(
+            format!("執行 sudo nhi-bridge {cmd}"),
+            format!("run `sudo nhi-bridge {cmd}`"),
+        )
+    }
+}
+
+/// `browser.<browser>.<profile>`: may NHI pages reach the component from this profile (Local
+/// Network Access)? One row per profile; `browser.policy.<browser>` when a policy cannot be read
+/// as it looks.
+fn browsers(f: &Facts<'_>) -> Vec<Check> {
+    let Some(home) = &f.env.home else {
+        return Vec::new();
+    };
+    let allow = f.env.config.allowlist();
+    let report = crate::browser::report(home, &allow);
+    let page = crate::browser::page_site(&allow);
+    let mut out: Vec<Check> = report
+        .profiles
+        .iter()
+        .map(|p| browser_row(p, &page))
+        .collect();
+    for bp in &report.policies {
+        let st = &bp.state;
+        let mut problems = st.problems.clone();
+        if let Some(by) = &st.ours_shadowed_by {
+            problems.push(format!(
+                "{by} sets the same policy and is read after ours, so ours is not in force"
+            ));
+        }
+        if problems.is_empty() {
+            continue;
+        }
+        let text = problems.join("; ");
+        out.push(Check::bad(
+            format!("browser.policy.{}", bp.browser.id()),
+            Status::Warn,
+            pair(
+                format!("{} 的管理原則有無法照字面讀取之處：{text}", bp.browser.name()),
+                format!("{}'s managed policies are not read as they look: {text}", bp.browser.name()),
+            ),
+            pair(
+                format!("請 IT 人員修正上述檔案或登錄值；NHI 網站應列在 {} 的 LocalNetworkAccessAllowedForUrls", st.location),
+                format!("Have IT fix the file or registry value above; NHI sites belong in LocalNetworkAccessAllowedForUrls at {}", st.location),
+            ),
+        ));
+    }
+    out
+}
+
+fn browser_row(p: &crate::browser::ProfileAccess, page: &str) -> Check {
+    use crate::browser::{setting_name, settings_url, Access};
+    let id = format!("browser.{}.{}", p.browser, p.profile);
+    let who = format!("{}（{}）", p.browser_name, p.profile);
+    let who_en = format!("{} ({})", p.browser_name, p.profile);
+    let (zh_name, en_name) = setting_name(p.version.as_deref());
+    let site = p.site.clone().unwrap_or_else(|| page.to_owned());
+    let url = settings_url(p.browser, &site);
+    let (admin_zh, admin_en) = admin_command("browser allow");
+    let row = match p.access {
+        Access::AllowedByPolicy => Check::ok(
+            id,
+            format!("{who}：NHI 網頁可直接使用本元件（管理原則允許，不會詢問）"),
+            format!("{who_en}: NHI pages may reach the component (allowed by managed policy; no prompt)"),
+        ),
+        Access::AllowedByUser => Check::ok(
+            id,
+            format!("{who}：已允許 {site} 使用「{zh_name}」"),
+            format!("{who_en}: {site} is allowed \"{en_name}\""),
+        ),
+        Access::NotGated => Check::ok(
+            id,
+            format!("{who}：瀏覽器未限制網頁連到本機"),
+            format!("{who_en}: the browser does not restrict pages from reaching this computer"),
+        ),
+        Access::WillAsk => Check::bad(
+            id,
+            Status::Warn,
+            pair(
+                format!("{who}：NHI 網頁第一次使用元件時，瀏覽器會詢問「存取這部裝置上的其他應用程式和服務」（「{zh_name}」）"),
+                format!("{who_en}: the first time an NHI page uses the component, the browser asks to \"access other apps and services on this device\" (\"{en_name}\")"),
+            ),
+            pair(
+                format!("出現詢問時請按「允許」；或{admin_zh}，讓 NHI 網頁不必詢問"),
+                format!("Choose \"Allow\" when asked; or {admin_en} so NHI pages are not asked about"),
+            ),
+        ),
+        Access::BlockedByUser => Check::bad(
+            id,
+            Status::Fail,
+            pair(
+                format!("{who}：已封鎖 {site} 的「{zh_name}」權限，NHI 網頁會顯示「請檢查元件是否已正確安裝且啟動…請確認是否要下載安裝程式?」（不必重新安裝）"),
+                format!("{who_en}: {site} is blocked from \"{en_name}\"; the NHI page then says the component is not installed or not running (no need to reinstall)"),
+            ),
+            pair(
+                format!("在 {} 開啟 {url}（或按網址列左側的圖示 →「網站設定」），將「{zh_name}」改為「允許」，再重新載入 NHI 網頁；或{admin_zh}", p.browser_name),
+                format!("In {}, open {url} (or click the icon left of the address → \"Site settings\"), set \"{en_name}\" to \"Allow\" and reload the NHI page; or {admin_en}", p.browser_name),
+            ),
+        ),
+        Access::BlockedByPolicy => Check::bad(
+            id,
+            Status::Fail,
+            pair(
+                format!("{who}：貴單位的管理原則封鎖 NHI 網頁連到本機（{site}）"),
+                format!("{who_en}: your organisation's managed policy blocks NHI pages from reaching this computer ({site})"),
+            ),
+            pair(
+                "請 IT 人員將 NHI 網站自 LocalNetworkAccessBlockedForUrls 移除，或加入 LocalNetworkAccessAllowedForUrls",
+                "Have IT take NHI sites out of LocalNetworkAccessBlockedForUrls, or add them to LocalNetworkAccessAllowedForUrls",
+            ),
+        ),
+        Access::Unknown if p.browser == "firefox" => Check::ok(
+            id,
+            format!("{who}：無法得知 Firefox 是否允許 NHI 網頁連到本機（網站的選擇存在 permissions.sqlite，不讀取）；若網頁顯示找不到元件，請按網址列左側的權限圖示允許「裝置上的應用程式與服務」"),
+            format!("{who_en}: cannot tell whether Firefox lets NHI pages reach this computer (site choices live in permissions.sqlite, not read); if the page says the component is missing, allow \"apps and services on this device\" from the permissions icon left of the address"),
+        ),
+        Access::Unknown => Check::bad(
+            id,
+            Status::Warn,
+            pair(
+                format!("{who}：無法讀取設定（{}）", p.detail.as_deref().unwrap_or("?")),
+                format!("{who_en}: could not read its settings ({})", p.detail.as_deref().unwrap_or("?")),
+            ),
+            pair(
+                format!("關閉 {} 後再檢測一次；或{admin_zh}，讓 NHI 網頁不必詢問", p.browser_name),
+                format!("Close {} and check again; or {admin_en} so NHI pages are not asked about", p.browser_name),
+            ),
+        ),
+    };
+    let _ = who_en;
+    row
 }
 
 /// `hosts`: `iccert.nhi.gov.tw` points to this computer.

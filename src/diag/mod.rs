@@ -12,6 +12,8 @@ pub mod probe;
 pub mod redact;
 pub mod texts;
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 
 /// A check's verdict; the order is severity.
@@ -29,8 +31,9 @@ pub enum Status {
 /// One line of the self-check.
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
-    /// Stable identifier, documented in docs/self-check.md.
-    pub id: &'static str,
+    /// Stable identifier, documented in docs/self-check.md (`browser.<browser>.<profile>` rows
+    /// carry the profile's directory name).
+    pub id: Cow<'static, str>,
     /// How it went.
     pub status: Status,
     /// What the check is about when one id covers several (a Firefox profile, a reader).
@@ -47,9 +50,13 @@ pub struct Check {
 
 impl Check {
     /// A check that passed.
-    pub fn ok(id: &'static str, zh: impl Into<String>, en: impl Into<String>) -> Check {
+    pub fn ok(
+        id: impl Into<Cow<'static, str>>,
+        zh: impl Into<String>,
+        en: impl Into<String>,
+    ) -> Check {
         Check {
-            id,
+            id: id.into(),
             status: Status::Ok,
             target: None,
             message_zh: zh.into(),
@@ -61,13 +68,13 @@ impl Check {
 
     /// A check that warns or fails, with its fix.
     pub fn bad(
-        id: &'static str,
+        id: impl Into<Cow<'static, str>>,
         status: Status,
         (zh, en): (String, String),
         (fix_zh, fix_en): (String, String),
     ) -> Check {
         Check {
-            id,
+            id: id.into(),
             status,
             target: None,
             message_zh: zh,

@@ -3,10 +3,8 @@
 //! that maps `iccert.nhi.gov.tw` to 127.0.0.1. External tools (`certutil`,
 //! `update-ca-certificates`) run with a timeout.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[cfg(not(windows))]
 use openssl::stack::Stack;
@@ -16,6 +14,8 @@ use openssl::x509::store::X509StoreBuilder;
 use openssl::x509::X509StoreContext;
 use openssl::x509::X509;
 use thiserror::Error;
+
+use crate::os::{run_tool, ToolError};
 
 /// The nickname our CA carries in NSS databases.
 pub const NICKNAME: &str = "nhi-bridge local CA";
@@ -66,66 +66,23 @@ pub enum TrustError {
     },
 }
 
-/// Runs a tool with a deadline; returns its stdout.
+impl From<ToolError> for TrustError {
+    fn from(e: ToolError) -> TrustError {
+        match e {
+            ToolError::Missing { tool, hint } => TrustError::ToolMissing { tool, hint },
+            ToolError::Failed { tool, detail, .. } => TrustError::ToolFailed { tool, detail },
+            ToolError::Timeout { tool, secs } => TrustError::ToolTimeout { tool, secs },
+        }
+    }
+}
+
+/// Runs a tool with a deadline (through the one runner, [`crate::os::run_tool`]); its stdout.
 fn run(
     tool: &'static str,
     hint: &'static str,
     args: &[&std::ffi::OsStr],
 ) -> Result<String, TrustError> {
-    let mut child = Command::new(tool)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => TrustError::ToolMissing { tool, hint },
-            _ => TrustError::ToolFailed {
-                tool,
-                detail: e.to_string(),
-            },
-        })?;
-    let mut out = child.stdout.take();
-    let mut err = child.stderr.take();
-    let out_t = std::thread::spawn(move || {
-        let mut s = String::new();
-        if let Some(o) = out.as_mut() {
-            let _ = o.read_to_string(&mut s);
-        }
-        s
-    });
-    let err_t = std::thread::spawn(move || {
-        let mut s = String::new();
-        if let Some(e) = err.as_mut() {
-            let _ = e.read_to_string(&mut s);
-        }
-        s
-    });
-    let deadline = Instant::now() + TOOL_TIMEOUT;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(s)) => break s,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(TrustError::ToolTimeout {
-                    tool,
-                    secs: TOOL_TIMEOUT.as_secs(),
-                });
-            }
-        }
-    };
-    let stdout = out_t.join().unwrap_or_default();
-    let stderr = err_t.join().unwrap_or_default();
-    if status.success() {
-        Ok(stdout)
-    } else {
-        Err(TrustError::ToolFailed {
-            tool,
-            detail: stderr.trim().to_owned(),
-        })
-    }
+    Ok(run_tool(tool, hint, args, TOOL_TIMEOUT)?)
 }
 
 const CERTUTIL_HINT: &str = "Debian/Ubuntu: apt install libnss3-tools";

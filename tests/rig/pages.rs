@@ -539,3 +539,165 @@ fn echo_page_error_paths_show_codes_the_page_knows() {
     );
     known(&echo_error(&mut b), "8013");
 }
+
+/// Chromium on a persistent profile, as a citizen's starts: its Preferences and the machine's
+/// managed policies apply, the harness grants nothing. Runs `exprs` on the NHI-style page.
+fn profile_run(home: &Path, tls: &(PathBuf, PathBuf, PathBuf), exprs: &[&str]) -> Vec<Value> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/profile-flow.mjs");
+    let mut child = Command::new("node")
+        .arg(&script)
+        .arg(home.join(".config/chromium"))
+        .arg(home)
+        .arg(&tls.1)
+        .arg(&tls.2)
+        .arg(SITE)
+        .args(exprs)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("node (run scripts/setup-rig.sh)");
+    let status = wait_child(&mut child, Duration::from_secs(120)).unwrap_or_else(|| {
+        let _ = child.kill();
+        panic!("Chromium on the profile did not finish within 120 s")
+    });
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().expect("stdout"), &mut out)
+        .expect("read");
+    let v: Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert!(status.success(), "{v}");
+    v["results"].as_array().cloned().unwrap_or_default()
+}
+
+/// `check --json` as the user whose home is `home`: the browser row of its Chromium profile and
+/// the exit status.
+fn browser_row(d: &Daemon, home: &Path) -> (Value, Option<i32>) {
+    let cfg = d.data.join("absent.toml");
+    let out = bridge_env(
+        &[
+            "--data-dir",
+            d.data.to_str().expect("data"),
+            "check",
+            "--json",
+            "--port",
+            "7777",
+            "--config",
+            cfg.to_str().expect("cfg"),
+        ],
+        &[("HOME", home.to_str().expect("home"))],
+    );
+    let report = json(&out);
+    let row = report["checks"]
+        .as_array()
+        .and_then(|a| a.iter().find(|c| c["id"] == "browser.chromium.Default"))
+        .cloned()
+        .unwrap_or_else(|| panic!("no browser.chromium.Default row: {report}"));
+    (row, out.status.code())
+}
+
+#[test]
+#[ignore = "rig: needs scripts/private-rig.sh (which passes --include-ignored)"]
+fn a_blocked_profile_is_named_and_the_managed_policy_lets_nhi_pages_through_until_revoked() {
+    // The policy directory is the private rig's /etc overlay, never the machine's.
+    assert!(
+        std::env::var_os("NHI_RIG_OVERLAY").is_some(),
+        "needs the private /etc of private-rig.sh"
+    );
+    let _rig = rig();
+    let _card = Sim::start(SLOT0, &[]);
+    let sam = SamSim::start(&[]);
+    let d = component(&sam, "");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tls = fixture_tls(dir.path());
+    let home = home_trusting(&[&d.ca, &tls.0]);
+    let home = home.path();
+    // The user once answered the prompt with 封鎖 (Block), as Chromium 156 records it.
+    let profile = home.join(".config/chromium/Default");
+    std::fs::create_dir_all(&profile).expect("profile");
+    std::fs::write(
+        profile.join("Preferences"),
+        r#"{"profile":{"content_settings":{"exceptions":{"loopback_network":{"https://cloudicweb.nhi.gov.tw:443,*":{"last_modified":"13400000000000000","setting":2}}}}}}"#,
+    )
+    .expect("Preferences");
+    let managed = Path::new("/etc/chromium/policies/managed");
+    std::fs::create_dir_all(managed).expect("policy dir");
+    let other = managed.join("other-product.json");
+    let other_bytes = br#"{"HomepageLocation": "https://example.org", "LocalNetworkAllowedForUrls": ["http://printer.lan"]}"#;
+    std::fs::write(&other, other_bytes).expect("other policy");
+    let flows = ["Fixture.hsign()", "Fixture.hsignEcho()"];
+    let refused = |r: &Value| {
+        assert!(
+            r["Sign"].as_str().unwrap_or("").is_empty(),
+            "signed although blocked: {r}"
+        );
+        assert_eq!(r["error"], "請檢查元件是否已正確安裝且啟動", "{r}");
+    };
+
+    // Blocked: both flows take the page's "check the component" path; check names the setting.
+    for r in profile_run(home, &tls, &flows) {
+        refused(&r);
+    }
+    let (row, code) = browser_row(&d, home);
+    assert_eq!(row["status"], "fail", "{row}");
+    assert!(
+        row["message_zh"]
+            .as_str()
+            .is_some_and(|m| m.contains("裝置上的應用程式")),
+        "{row}"
+    );
+    assert!(
+        row["fix_zh"]
+            .as_str()
+            .is_some_and(|m| m.contains("siteDetails?site=https%3A%2F%2Fcloudicweb.nhi.gov.tw")),
+        "{row}"
+    );
+    assert_eq!(code, Some(51));
+
+    // Allowed by our managed policy: both flows complete, nothing granted by the harness.
+    let out = bridge(&["browser", "allow"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let ours = std::fs::read_to_string(managed.join("nhi-bridge.json")).expect("our policy");
+    assert!(
+        ours.contains("https://[*.]nhi.gov.tw") && ours.contains("LoopbackNetworkAllowedForUrls"),
+        "{ours}"
+    );
+    let again = bridge(&["browser", "allow"]);
+    assert!(
+        text(&again.stdout).contains("unchanged"),
+        "not idempotent: {}",
+        text(&again.stdout)
+    );
+    for r in profile_run(home, &tls, &flows) {
+        assert_signed(&r);
+    }
+    let (row, _) = browser_row(&d, home);
+    assert_eq!(row["status"], "ok", "{row}");
+    assert!(
+        row["message_en"]
+            .as_str()
+            .is_some_and(|m| m.contains("managed policy")),
+        "{row}"
+    );
+    let status = bridge_env(
+        &["browser", "status", "--json"],
+        &[("HOME", home.to_str().expect("home"))],
+    );
+    let status = json(&status);
+    let chromium = status["policies"]
+        .as_array()
+        .and_then(|a| a.iter().find(|p| p["browser"] == "chromium"))
+        .cloned()
+        .expect("chromium policy");
+    assert_eq!(chromium["ours"], true, "{status}");
+
+    // Revoked: blocked again; the other product's file is byte-identical, ours is gone.
+    let out = bridge(&["browser", "revoke"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!managed.join("nhi-bridge.json").exists());
+    assert_eq!(std::fs::read(&other).expect("other"), other_bytes);
+    for r in profile_run(home, &tls, &flows) {
+        refused(&r);
+    }
+    assert_eq!(browser_row(&d, home).0["status"], "fail");
+    std::fs::remove_file(&other).expect("cleanup");
+}

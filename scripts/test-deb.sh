@@ -89,6 +89,21 @@ PY
 fi
 
 # ---- outside: install, run the part above in a private rig, purge, compare ----
+# The package writes /etc (hosts, browser policies): all of it happens in a mount namespace whose
+# /etc and /usr/local/share are overlays on a tmpfs, so the machine's files are never changed.
+if [ "${NHI_TEST_DEB_NS:-}" != 1 ]; then
+  export NHI_TEST_DEB_NS=1
+  exec unshare -m --propagation private -- bash -c '
+    set -euo pipefail
+    changes=$(mktemp -d /tmp/nhi-test-deb-etc.XXXXXX)
+    mount -t tmpfs tmpfs "$changes"
+    for dir in /etc /usr/local/share; do
+      name=$(echo "$dir" | tr / _)
+      mkdir -p "$changes/$name/upper" "$changes/$name/work"
+      mount -t overlay overlay -o "lowerdir=$dir,upperdir=$changes/$name/upper,workdir=$changes/$name/work" "$dir"
+    done
+    exec bash scripts/test-deb.sh'
+fi
 work=$(mktemp -d /tmp/nhi-test-deb.XXXXXX)
 chmod 755 "$work"
 cp -p /etc/hosts "$work/hosts.before"
@@ -113,7 +128,11 @@ runuser -u nhitest -- certutil -N --empty-password -d sql:/home/nhitest/.mozilla
 grep -q '^127.0.0.1 iccert.nhi.gov.tw # nhi-bridge$' /etc/hosts || { echo "test-deb: postinst did not add the hosts line" >&2; exit 1; }
 [ -L /etc/systemd/user/graphical-session.target.wants/nhi-bridge.service ] || { echo "test-deb: the user unit is not enabled for every user" >&2; exit 1; }
 [ -f /etc/xdg/autostart/nhi-bridge.desktop ] || { echo "test-deb: no autostart entry" >&2; exit 1; }
-echo "test-deb: installed (hosts line, user unit enabled globally, autostart entry)"
+policy=/etc/chromium/policies/managed/nhi-bridge.json
+for p in "$policy" /etc/opt/chrome/policies/managed/nhi-bridge.json /etc/opt/edge/policies/managed/nhi-bridge.json; do
+  grep -q 'https://\[\*\.\]nhi.gov.tw' "$p" || { echo "test-deb: postinst did not write the browser policy $p" >&2; exit 1; }
+done
+echo "test-deb: installed (hosts line, user unit enabled globally, autostart entry, browser policies for NHI origins)"
 
 NHI_TEST_DEB_WORK=$work bash scripts/private-rig.sh bash scripts/test-deb.sh
 
@@ -129,4 +148,11 @@ for db in /home/nhitest/.pki/nssdb /home/nhitest/.mozilla/firefox/test.default-r
 done
 cmp /etc/hosts "$work/hosts.before" || { echo "test-deb: /etc/hosts differs after purge" >&2; exit 1; }
 [ "$(stat -c %a:%U /etc/hosts)" = "$(stat -c %a:%U "$work/hosts.before")" ] || { echo "test-deb: /etc/hosts mode/owner changed" >&2; exit 1; }
-echo "test-deb: purged: no file, no unit, no trust, and /etc/hosts is byte-identical"
+[ ! -e "$policy" ] || { echo "test-deb: the browser policy is left after purge" >&2; exit 1; }
+echo "test-deb: purged: no file, no unit, no trust, no browser policy, and /etc/hosts is byte-identical"
+
+# Opting out: no policy is written.
+NHI_BROWSER_POLICY=0 apt-get install -y -qq "./$deb" >/dev/null
+[ ! -e "$policy" ] || { echo "test-deb: NHI_BROWSER_POLICY=0 still wrote $policy" >&2; exit 1; }
+apt-get purge -y -qq nhi-bridge >/dev/null
+echo "test-deb: NHI_BROWSER_POLICY=0 installs without a browser policy"

@@ -216,7 +216,22 @@ unshare -m -n -p -f --mount-proc --propagation private -- bash -c '
   # The MSI, installed and removed by msiexec: the install starts the component for the installing
   # user at once; the removal stops it before removing its files.
   if [ -f "$NHI_WORK/nhi-bridge.msi" ]; then
+    # Browser access: another product'"'"'s entry in Chrome'"'"'s list policy, and a Chrome profile
+    # whose user blocked the NHI page; check reads both through the registry and the profile.
+    lna="HKLM\\SOFTWARE\\Policies\\Google\\Chrome\\LocalNetworkAccessAllowedForUrls"
+    inside wine reg add "$lna" /v 1 /t REG_SZ /d https://corp.example /f >/dev/null 2>&1 || fail "reg add (another product)"
+    prefs="$r/root/.wine/drive_c/users/root/AppData/Local/Google/Chrome/User Data/Default"
+    mkdir -p "$prefs"
+    printf "%s" "{\"profile\":{\"content_settings\":{\"exceptions\":{\"loopback_network\":{\"https://cloudicweb.nhi.gov.tw:443,*\":{\"setting\":2}}}}}}" >"$prefs/Preferences"
+    chrome_row() { local out; out=$($exe $data check --json --port 1 2>/dev/null || true); tr -d " \n\r" <<<"$out" | grep -o "\"id\":\"browser.chrome.Default\",\"status\":\"[a-z]*\"" || true; }
+    lna_list() { inside wine reg query "$lna" 2>/dev/null | tr -d "\r" || true; }
+    [ "$(chrome_row)" = "\"id\":\"browser.chrome.Default\",\"status\":\"fail\"" ] || fail "check under Wine does not fail the blocked Chrome profile: $(chrome_row)"
     inside wine msiexec /i "Z:\\opt\\nhi\\nhi-bridge.msi" /qn >/dev/null 2>&1 || fail "msiexec /i"
+    list=$(lna_list)
+    grep -q "1 *REG_SZ *https://corp.example" <<<"$list" || fail "the install changed the other product'"'"'s entry: $list"
+    grep -q "REG_SZ *https://\[\*\.\]nhi.gov.tw" <<<"$list" || fail "the install did not add the NHI origins to Chrome'"'"'s policy: $list"
+    [ "$(chrome_row)" = "\"id\":\"browser.chrome.Default\",\"status\":\"ok\"" ] || fail "check under Wine does not read the policy: $(chrome_row)"
+    echo "test-wine: MSI: browser policy written beside another product'"'"'s entry; check reads it: ok" >&2
     pf="$r/root/.wine/drive_c/Program Files/nhi-bridge"
     [ -f "$pf/nhi-bridge.exe" ] || fail "msiexec /i did not install nhi-bridge.exe under Program Files"
     grep -q "iccert.nhi.gov.tw" "$r/root/.wine/drive_c/windows/system32/drivers/etc/hosts" || fail "the install did not add the hosts line"
@@ -252,6 +267,10 @@ unshare -m -n -p -f --mount-proc --propagation private -- bash -c '
     [ ! -e "$pf/nhi-bridge.exe" ] || fail "msiexec /x left nhi-bridge.exe"
     [ -z "$(find "$r/root/.wine/drive_c" -path "*Start Menu/Programs/nhi-bridge*" 2>/dev/null)" ] || fail "msiexec /x left the Start-menu entries"
     grep -q "iccert.nhi.gov.tw" "$r/root/.wine/drive_c/windows/system32/drivers/etc/hosts" && fail "the removal left the hosts line"
+    list=$(lna_list)
+    grep -q "1 *REG_SZ *https://corp.example" <<<"$list" || fail "the removal changed the other product'"'"'s entry: $list"
+    ! grep -q "nhi.gov.tw" <<<"$list" || fail "the removal left our browser policy: $list"
+    [ "$(chrome_row)" = "\"id\":\"browser.chrome.Default\",\"status\":\"fail\"" ] || fail "after removal the blocked profile is not told again: $(chrome_row)"
     echo "test-wine: MSI: installed and started, stopped and removed under Wine: ok" >&2
   fi
 '

@@ -234,6 +234,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(unix)]
     fn made_directories_and_our_file_are_readable_by_every_user() {
         use std::os::unix::fs::PermissionsExt;
         let tmp = tempfile::tempdir().unwrap();

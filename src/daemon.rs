@@ -213,7 +213,12 @@ async fn serve(
     });
     let mut ui = tray::spawn(config, request);
     if let Some(tx) = ui.take_sender() {
-        tokio::spawn(feed_tray(state.service.clone(), tx, stop_rx.clone()));
+        tokio::spawn(feed_tray(
+            state.service.clone(),
+            tx,
+            stop_rx.clone(),
+            state.allowlist.clone(),
+        ));
     }
     for line in legacy_lines {
         eprintln!("nhi-bridge {line}");
@@ -387,12 +392,19 @@ async fn feed_tray(
     service: Arc<CardService>,
     tray: tray::TraySender,
     mut stop: tokio::sync::watch::Receiver<bool>,
+    allow: nhi_bridge::config::Allowlist,
 ) {
     let mut events = service.subscribe();
     let mut failures = service.card_failures();
     let mut shown = None;
     loop {
-        let now = tray::TrayState::of(&service.snapshot(), *failures.borrow_and_update());
+        let failed = *failures.borrow_and_update();
+        let snap = service.snapshot();
+        // Only when all else is ready: the browsers' files are read at each change (a card put
+        // in is when a citizen turns to the NHI page), never on a timer.
+        let blocked = tray::TrayState::of(&snap, failed, false) == tray::TrayState::Ready
+            && browser_blocked(&allow).await;
+        let now = tray::TrayState::of(&snap, failed, blocked);
         if shown != Some(now) {
             if tray.send(now).await.is_err() {
                 return;
@@ -409,6 +421,26 @@ async fn feed_tray(
             },
         }
     }
+}
+
+/// Whether a browser profile of this user blocks NHI pages; `false` when it cannot be told
+/// within 3 s.
+async fn browser_blocked(allow: &nhi_bridge::config::Allowlist) -> bool {
+    use nhi_bridge::browser::{self, Access};
+    let Some(home) = directories::BaseDirs::new().map(|d| d.home_dir().to_path_buf()) else {
+        return false;
+    };
+    let allow = allow.clone();
+    let job = tokio::task::spawn_blocking(move || {
+        browser::report(&home, &allow)
+            .profiles
+            .iter()
+            .any(|p| matches!(p.access, Access::BlockedByUser | Access::BlockedByPolicy))
+    });
+    matches!(
+        tokio::time::timeout(Duration::from_secs(3), job).await,
+        Ok(Ok(true))
+    )
 }
 
 async fn wait_for_signal() {

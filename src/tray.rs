@@ -27,11 +27,15 @@ pub enum TrayState {
     PcscDown,
     /// A card is in, but it could not be read (upside down, not an NHI card, …).
     Error,
+    /// The card is ready, but a browser profile blocks NHI pages from reaching the component
+    /// (Local Network Access): the page would say the component is missing.
+    BrowserBlocked,
 }
 
 impl TrayState {
-    /// The state of a snapshot; `failed` says the inserted card could not be read.
-    pub fn of(snap: &Snapshot, failed: bool) -> TrayState {
+    /// The state of a snapshot; `failed` says the inserted card could not be read,
+    /// `browser_blocked` that a browser profile blocks NHI pages.
+    pub fn of(snap: &Snapshot, failed: bool, browser_blocked: bool) -> TrayState {
         if !snap.pcsc_up {
             TrayState::PcscDown
         } else if snap.readers.is_empty() {
@@ -40,6 +44,8 @@ impl TrayState {
             TrayState::NoCard
         } else if failed {
             TrayState::Error
+        } else if browser_blocked {
+            TrayState::BrowserBlocked
         } else {
             TrayState::Ready
         }
@@ -53,6 +59,9 @@ impl TrayState {
             TrayState::NoReader => "找不到讀卡機 — no card reader",
             TrayState::PcscDown => "讀卡機服務未執行 — smart-card service not running",
             TrayState::Error => "無法讀取卡片 — the card cannot be read",
+            TrayState::BrowserBlocked => {
+                "瀏覽器封鎖了健保署網頁，請開啟元件檢測 — a browser blocks NHI pages: open the self-check"
+            }
         }
     }
 
@@ -64,6 +73,7 @@ impl TrayState {
             TrayState::NoReader => [0x75, 0x75, 0x75],
             TrayState::PcscDown => [0xc6, 0x28, 0x28],
             TrayState::Error => [0xe6, 0x4a, 0x19],
+            TrayState::BrowserBlocked => [0x6a, 0x1b, 0x9a],
         }
     }
 
@@ -87,7 +97,7 @@ impl TrayState {
                             || (cy == -cx + 2 && (0..=8).contains(&cx))
                     }
                     TrayState::NoCard | TrayState::NoReader => cy.abs() <= 1 && cx.abs() <= 6,
-                    TrayState::PcscDown | TrayState::Error => {
+                    TrayState::PcscDown | TrayState::Error | TrayState::BrowserBlocked => {
                         (cx - cy).abs() <= 1 && cx.abs() <= 6
                             || (cx + cy).abs() <= 1 && cx.abs() <= 6
                     }
@@ -301,11 +311,11 @@ mod tests {
     #[test]
     fn states_follow_the_snapshot() {
         let mut snap = Snapshot::default();
-        assert_eq!(TrayState::of(&snap, false), TrayState::PcscDown);
+        assert_eq!(TrayState::of(&snap, false, false), TrayState::PcscDown);
         snap.pcsc_up = true;
-        assert_eq!(TrayState::of(&snap, false), TrayState::NoReader);
+        assert_eq!(TrayState::of(&snap, false, false), TrayState::NoReader);
         snap.readers.insert("R".into(), None);
-        assert_eq!(TrayState::of(&snap, false), TrayState::NoCard);
+        assert_eq!(TrayState::of(&snap, false, false), TrayState::NoCard);
         snap.readers.insert(
             "R".into(),
             Some(Insertion {
@@ -313,8 +323,9 @@ mod tests {
                 event_count: 1,
             }),
         );
-        assert_eq!(TrayState::of(&snap, false), TrayState::Ready);
-        assert_eq!(TrayState::of(&snap, true), TrayState::Error);
+        assert_eq!(TrayState::of(&snap, false, false), TrayState::Ready);
+        assert_eq!(TrayState::of(&snap, true, false), TrayState::Error);
+        assert_eq!(TrayState::of(&snap, false, true), TrayState::BrowserBlocked);
     }
 
     #[test]
@@ -325,6 +336,7 @@ mod tests {
             TrayState::NoReader,
             TrayState::PcscDown,
             TrayState::Error,
+            TrayState::BrowserBlocked,
         ];
         let icons: std::collections::HashSet<Vec<u8>> = all.iter().map(|s| s.icon_rgba()).collect();
         assert_eq!(icons.len(), all.len());

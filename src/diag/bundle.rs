@@ -107,6 +107,16 @@ pub fn write(out: &Path, env: &Env, report: &Report) -> std::io::Result<Vec<Stri
                 .into_bytes(),
         ),
         (
+            // Each browser profile's verdict and the managed policies (no history, no URLs but
+            // the NHI site a choice was recorded for).
+            "browsers.json".into(),
+            env.home
+                .as_deref()
+                .map(|home| crate::browser::report(home, &env.config.allowlist()))
+                .and_then(|r| serde_json::to_vec_pretty(&r).ok())
+                .unwrap_or_else(|| b"{}".to_vec()),
+        ),
+        (
             "readers.json".into(),
             serde_json::to_vec_pretty(&readers_json()).unwrap_or_default(),
         ),

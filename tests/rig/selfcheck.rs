@@ -337,6 +337,7 @@ fn diagnostics_bundle_has_the_facts_and_no_holder_data() {
         "system.txt",
         "check.json",
         "config.toml",
+        "browsers.json",
         "readers.json",
         "certificate.json",
         "log-tail.txt",
@@ -351,6 +352,14 @@ fn diagnostics_bundle_has_the_facts_and_no_holder_data() {
             .1
     };
     assert!(String::from_utf8_lossy(get("readers.json")).contains(SLOT0.reader));
+    let browsers: serde_json::Value =
+        serde_json::from_slice(get("browsers.json")).expect("browsers.json is JSON");
+    assert!(
+        browsers["policies"]
+            .as_array()
+            .is_some_and(|p| !p.is_empty()),
+        "{browsers}"
+    );
     let log = String::from_utf8_lossy(get("log-tail.txt")).into_owned();
     assert!(
         log.contains("[nhi_bridge::daemon]"),

@@ -12,6 +12,7 @@
 
 use std::path::PathBuf;
 
+use crate::error::ErrorCode;
 use crate::service::card_service::Snapshot;
 
 /// What the icon shows.
@@ -25,25 +26,25 @@ pub enum TrayState {
     NoReader,
     /// The PC/SC service is not running.
     PcscDown,
-    /// A card is in, but it could not be read (upside down, not an NHI card, …).
-    Error,
+    /// A card is in, but it could not be read: why (7005 not an NHI card, …).
+    Error(ErrorCode),
     /// The card is ready, but a browser profile blocks NHI pages from reaching the component
     /// (Local Network Access): the page would say the component is missing.
     BrowserBlocked,
 }
 
 impl TrayState {
-    /// The state of a snapshot; `failed` says the inserted card could not be read,
+    /// The state of a snapshot; `failed` says why the inserted card could not be read,
     /// `browser_blocked` that a browser profile blocks NHI pages.
-    pub fn of(snap: &Snapshot, failed: bool, browser_blocked: bool) -> TrayState {
+    pub fn of(snap: &Snapshot, failed: Option<ErrorCode>, browser_blocked: bool) -> TrayState {
         if !snap.pcsc_up {
             TrayState::PcscDown
         } else if snap.readers.is_empty() {
             TrayState::NoReader
         } else if !snap.readers.values().any(Option::is_some) {
             TrayState::NoCard
-        } else if failed {
-            TrayState::Error
+        } else if let Some(code) = failed {
+            TrayState::Error(code)
         } else if browser_blocked {
             TrayState::BrowserBlocked
         } else {
@@ -51,18 +52,23 @@ impl TrayState {
         }
     }
 
-    /// The state in words, zh-TW then English (the tooltip and the menu's first line).
-    pub fn text(self) -> &'static str {
+    /// The state in words, zh-TW then English (the tooltip and the menu's first line). A card
+    /// that cannot be read is told with its code and the words `check` and the page use.
+    pub fn text(self) -> std::borrow::Cow<'static, str> {
+        if let TrayState::Error(code) = self {
+            return format!("[{code}] {} — {}", code.message_zh(), code.message_en()).into();
+        }
         match self {
             TrayState::Ready => "健保卡已就緒 — NHI card ready",
             TrayState::NoCard => "請插入健保卡 — insert the NHI card",
             TrayState::NoReader => "找不到讀卡機 — no card reader",
             TrayState::PcscDown => "讀卡機服務未執行 — smart-card service not running",
-            TrayState::Error => "無法讀取卡片 — the card cannot be read",
+            TrayState::Error(_) => "無法讀取卡片 — the card cannot be read",
             TrayState::BrowserBlocked => {
                 "瀏覽器封鎖了健保署網頁，請開啟元件檢測 — a browser blocks NHI pages: open the self-check"
             }
         }
+        .into()
     }
 
     /// The icon's colour: green, amber, grey, red, red-orange.
@@ -72,7 +78,7 @@ impl TrayState {
             TrayState::NoCard => [0xf9, 0xa8, 0x25],
             TrayState::NoReader => [0x75, 0x75, 0x75],
             TrayState::PcscDown => [0xc6, 0x28, 0x28],
-            TrayState::Error => [0xe6, 0x4a, 0x19],
+            TrayState::Error(_) => [0xe6, 0x4a, 0x19],
             TrayState::BrowserBlocked => [0x6a, 0x1b, 0x9a],
         }
     }
@@ -97,7 +103,7 @@ impl TrayState {
                             || (cy == -cx + 2 && (0..=8).contains(&cx))
                     }
                     TrayState::NoCard | TrayState::NoReader => cy.abs() <= 1 && cx.abs() <= 6,
-                    TrayState::PcscDown | TrayState::Error | TrayState::BrowserBlocked => {
+                    TrayState::PcscDown | TrayState::Error(_) | TrayState::BrowserBlocked => {
                         (cx - cy).abs() <= 1 && cx.abs() <= 6
                             || (cx + cy).abs() <= 1 && cx.abs() <= 6
                     }
@@ -311,11 +317,11 @@ mod tests {
     #[test]
     fn states_follow_the_snapshot() {
         let mut snap = Snapshot::default();
-        assert_eq!(TrayState::of(&snap, false, false), TrayState::PcscDown);
+        assert_eq!(TrayState::of(&snap, None, false), TrayState::PcscDown);
         snap.pcsc_up = true;
-        assert_eq!(TrayState::of(&snap, false, false), TrayState::NoReader);
+        assert_eq!(TrayState::of(&snap, None, false), TrayState::NoReader);
         snap.readers.insert("R".into(), None);
-        assert_eq!(TrayState::of(&snap, false, false), TrayState::NoCard);
+        assert_eq!(TrayState::of(&snap, None, false), TrayState::NoCard);
         snap.readers.insert(
             "R".into(),
             Some(Insertion {
@@ -323,9 +329,12 @@ mod tests {
                 event_count: 1,
             }),
         );
-        assert_eq!(TrayState::of(&snap, false, false), TrayState::Ready);
-        assert_eq!(TrayState::of(&snap, true, false), TrayState::Error);
-        assert_eq!(TrayState::of(&snap, false, true), TrayState::BrowserBlocked);
+        assert_eq!(TrayState::of(&snap, None, false), TrayState::Ready);
+        assert_eq!(
+            TrayState::of(&snap, Some(ErrorCode::NotNhiCard), false),
+            TrayState::Error(ErrorCode::NotNhiCard)
+        );
+        assert_eq!(TrayState::of(&snap, None, true), TrayState::BrowserBlocked);
     }
 
     #[test]
@@ -335,7 +344,7 @@ mod tests {
             TrayState::NoCard,
             TrayState::NoReader,
             TrayState::PcscDown,
-            TrayState::Error,
+            TrayState::Error(ErrorCode::NotNhiCard),
             TrayState::BrowserBlocked,
         ];
         let icons: std::collections::HashSet<Vec<u8>> = all.iter().map(|s| s.icon_rgba()).collect();

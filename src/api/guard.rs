@@ -44,7 +44,7 @@ fn open_without_origin(method: &Method, path: &str) -> bool {
     (method == Method::GET || method == Method::HEAD)
         && matches!(
             path,
-            "/v1/status" | "/" | "/echo" | "/api/GetStatus.bmp" | "/auth.html"
+            "/v1/status" | "/" | "/echo" | "/selfcheck.json" | "/api/GetStatus.bmp" | "/auth.html"
         )
 }
 

@@ -306,8 +306,16 @@ async fn route(state: &Arc<AppState>, req: Request) -> Response {
     if req.path == "/" || req.path == "/echo" {
         return match req.method {
             Method::GET | Method::HEAD => {
-                let browsers = page::browser_report(state).await;
-                page::status_page(state, browsers.as_ref())
+                let model = crate::diag::model::page(&page::facts(state).await);
+                page::status_page(state, &model)
+            }
+            _ => method_not_allowed("GET"),
+        };
+    }
+    if req.path == "/selfcheck.json" {
+        return match req.method {
+            Method::GET | Method::HEAD => {
+                page::selfcheck_json(&crate::diag::model::page(&page::facts(state).await))
             }
             _ => method_not_allowed("GET"),
         };

@@ -14,14 +14,15 @@ use serde::Serialize;
 use warp::reply::Response;
 
 use super::AppState;
-use crate::diag::texts;
+use crate::diag::model::{PageFacts, PageModel};
+use crate::service::card_service::CardCheck;
 use crate::tls::trust::{self, HostsEntry};
 
 const STYLE: &str = r#"
 body{font-family:system-ui,"Noto Sans TC","Microsoft JhengHei","PingFang TC",sans-serif;max-width:46em;margin:1.5em auto;padding:0 1em;color:#1f2328}
 h1{font-size:1.4em;margin:.2em 0}h1 small{font-weight:normal;color:#666;font-size:.6em}
 .verdict{padding:1em 1.2em;border-radius:.6em;font-size:1.35em;margin:1em 0}
-.ok .mark{color:#1a7f37}.fail .mark{color:#cf222e}.verdict.ok{background:#dafbe1}.verdict.fail{background:#ffebe9}
+.ok .mark{color:#1a7f37}.fail .mark{color:#cf222e}.warn .mark{color:#9a6700}.wait .mark,.wait{color:#6e7781}.verdict.ok{background:#dafbe1}.verdict.fail{background:#ffebe9}
 table{border-collapse:collapse;width:100%}td{border-bottom:1px solid #d0d7de;padding:.55em .4em;vertical-align:top}
 td.mark{width:1.6em;font-size:1.2em}.fix{color:#57606a;font-size:.92em}
 .en{color:#57606a}html[lang=en] .zh{display:none}html[lang=en] .en{color:inherit}
@@ -35,54 +36,80 @@ const SCRIPT: &str = r#"
   var html = document.documentElement;
   html.className = 'js';
   var T = JSON.parse(document.getElementById('texts').textContent);
-  function set(id, ok, zh, en, fixZh, fixEn) {
-    var row = document.getElementById('row-' + id);
-    if (!row) return;
-    row.className = ok ? 'ok' : 'fail';
-    row.querySelector('.mark').textContent = ok ? '\u2714' : '\u2718';
-    row.querySelector('.msg .zh').textContent = zh;
-    row.querySelector('.msg .en').textContent = en;
-    row.querySelector('.fix .zh').textContent = ok ? '' : (fixZh || '');
-    row.querySelector('.fix .en').textContent = ok ? '' : (fixEn || '');
+  var token = document.body.dataset.token;
+  var events = null;
+  var retry = null;
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text) e.textContent = text;
+    return e;
   }
-  function verdict(ok) {
+  // Paints the rows the component sent; it decides nothing itself.
+  function paint(m) {
+    var table = document.getElementById('rows');
+    while (table.firstChild) table.removeChild(table.firstChild);
+    m.checks.forEach(function (c) {
+      var state = c.waiting_for ? 'wait' : c.status;
+      var tr = el('tr', state);
+      tr.id = 'row-' + c.id.replace(/\s/g, '_');
+      tr.appendChild(el('td', 'mark', state === 'ok' ? '\u2714' : state === 'warn' ? '!' : state === 'wait' ? '\u2026' : '\u2718'));
+      var td = el('td');
+      var msg = el('div', 'msg');
+      msg.appendChild(el('span', 'zh', c.message_zh));
+      msg.appendChild(document.createTextNode(' '));
+      var en = el('span', 'en', c.message_en); en.lang = 'en'; msg.appendChild(en);
+      var fix = el('div', 'fix');
+      fix.appendChild(el('span', 'zh', c.fix_zh || ''));
+      fix.appendChild(document.createTextNode(' '));
+      var fen = el('span', 'en', c.fix_en || ''); fen.lang = 'en'; fix.appendChild(fen);
+      td.appendChild(msg); td.appendChild(fix); tr.appendChild(td);
+      table.appendChild(tr);
+    });
+    verdict(m.ready ? 'ok' : 'fail', m.ready ? T.ready_zh : T.not_ready_zh, m.ready ? T.ready_en : T.not_ready_en);
+    document.getElementById('summary').textContent = m.summary + ' | ' + new Date().toISOString();
+  }
+  function verdict(cls, zh, en) {
     var v = document.getElementById('verdict');
-    v.className = 'verdict ' + (ok ? 'ok' : 'fail');
-    v.querySelector('.zh').textContent = ok ? T.ready_zh : T.not_ready_zh;
-    v.querySelector('.en').textContent = ok ? T.ready_en : T.not_ready_en;
+    v.className = 'verdict ' + cls;
+    v.querySelector('.zh').textContent = zh;
+    v.querySelector('.en').textContent = en;
   }
-  var summary = {};
-  function render(st) {
-    var readers = st.readers || [];
-    var withCard = readers.filter(function (r) { return r.card_present; }).map(function (r) { return r.name; });
-    var up = st.pcsc === 'up';
-    set('daemon', true, T.daemon_zh + ' ' + st.daemon.version, T.daemon_en + ' ' + st.daemon.version);
-    set('pcsc', up, up ? T.pcsc_ok_zh : T.pcsc_bad_zh, up ? T.pcsc_ok_en : T.pcsc_bad_en, T.pcsc_fix_zh, T.pcsc_fix_en);
-    var names = readers.map(function (r) { return r.name; }).join(', ');
-    set('readers', readers.length > 0, readers.length ? T.readers_ok_zh + names : T.readers_bad_zh,
-        readers.length ? T.readers_ok_en + names : T.readers_bad_en, T.readers_fix_zh, T.readers_fix_en);
-    set('card', withCard.length > 0, withCard.length ? T.card_ok_zh + withCard.join(', ') : T.card_bad_zh,
-        withCard.length ? T.card_ok_en + withCard.join(', ') : T.card_bad_en, T.card_fix_zh, T.card_fix_en);
-    var hostsOk = document.getElementById('row-hosts').className === 'ok';
-    verdict(up && readers.length > 0 && withCard.length > 0 && hostsOk);
-    summary = { version: st.daemon.version, pcsc: st.pcsc, readers: readers.length, card: withCard.length > 0, hosts: hostsOk };
-    document.getElementById('summary').textContent =
-      'nhi-bridge ' + st.daemon.version + ' | PC/SC ' + st.pcsc + ' | readers ' + readers.length +
-      ' | card ' + (withCard.length ? 'inserted' : 'none') + ' | hosts ' + (hostsOk ? 'ok' : 'missing') +
-      ' | ' + new Date().toISOString();
-  }
+  // The component stopped: say so at once, and watch for it to come back.
   function down() {
-    set('daemon', false, T.daemon_down_zh, T.daemon_down_en, T.daemon_fix_zh, T.daemon_fix_en);
-    verdict(false);
+    if (events) { events.close(); events = null; }
+    document.body.dataset.live = 'down';
+    paint({ ready: false, summary: 'nhi-bridge | component not running', checks: [{
+      id: 'daemon', status: 'fail', message_zh: T.daemon_down_zh, message_en: T.daemon_down_en,
+      fix_zh: T.daemon_fix_zh, fix_en: T.daemon_fix_en }] });
+    if (!retry) retry = setInterval(reconnect, 1000);
+  }
+  // A restarted component has a new page token: read it from its page, then follow it again.
+  function reconnect() {
+    fetch('/', { cache: 'no-store' }).then(function (r) { return r.text(); }).then(function (text) {
+      var m = /data-token="([^"]+)"/.exec(text);
+      if (!m) return;
+      token = m[1];
+      clearInterval(retry); retry = null;
+      follow();
+    }, function () {});
   }
   function refresh() {
-    fetch('/v1/status', { cache: 'no-store' }).then(function (r) { return r.json(); }).then(render, down);
+    fetch('/selfcheck.json', { cache: 'no-store' }).then(function (r) {
+      if (!r.ok) throw new Error(r.status);
+      return r.json();
+    }).then(function (m) { document.body.dataset.live = 'up'; paint(m); }, down);
   }
-  var events = new EventSource('/v1/events?token=' + encodeURIComponent(document.body.dataset.token));
-  ['pcsc-up', 'pcsc-down', 'reader-added', 'reader-removed', 'card-inserted', 'card-removed'].forEach(function (name) {
-    events.addEventListener(name, refresh);
-  });
-  events.onerror = function () { if (events.readyState === 2) down(); };
+  function follow() {
+    events = new EventSource('/v1/events?token=' + encodeURIComponent(token));
+    ['pcsc-up', 'pcsc-down', 'reader-added', 'reader-removed', 'card-inserted', 'card-removed'].forEach(function (name) {
+      events.addEventListener(name, refresh);
+    });
+    events.onopen = refresh;
+    // A closed or broken stream means the component went away (a stop, a crash): no silent retry
+    // with a token that a restarted component would refuse.
+    events.onerror = down;
+  }
   document.getElementById('lang').addEventListener('click', function () {
     html.lang = html.lang === 'en' ? 'zh-Hant-TW' : 'en';
   });
@@ -91,7 +118,7 @@ const SCRIPT: &str = r#"
     var done = function () { document.getElementById('copied').textContent = T.copied; };
     if (navigator.clipboard) { navigator.clipboard.writeText(text).then(done, done); } else { done(); }
   });
-  refresh();
+  follow();
 })();
 "#;
 
@@ -115,33 +142,13 @@ pub fn csp() -> &'static str {
     })
 }
 
-/// Every sentence of the page, in one place, for the server rendering and for the script.
+/// The sentences the page's script needs itself (the rows come from the component).
 #[derive(Serialize)]
 struct Texts {
-    daemon_zh: &'static str,
-    daemon_en: &'static str,
     daemon_down_zh: &'static str,
     daemon_down_en: &'static str,
     daemon_fix_zh: &'static str,
     daemon_fix_en: &'static str,
-    pcsc_ok_zh: &'static str,
-    pcsc_ok_en: &'static str,
-    pcsc_bad_zh: &'static str,
-    pcsc_bad_en: &'static str,
-    pcsc_fix_zh: &'static str,
-    pcsc_fix_en: &'static str,
-    readers_ok_zh: &'static str,
-    readers_ok_en: &'static str,
-    readers_bad_zh: &'static str,
-    readers_bad_en: &'static str,
-    readers_fix_zh: &'static str,
-    readers_fix_en: &'static str,
-    card_ok_zh: &'static str,
-    card_ok_en: &'static str,
-    card_bad_zh: &'static str,
-    card_bad_en: &'static str,
-    card_fix_zh: &'static str,
-    card_fix_en: &'static str,
     ready_zh: &'static str,
     ready_en: &'static str,
     not_ready_zh: &'static str,
@@ -149,32 +156,19 @@ struct Texts {
     copied: &'static str,
 }
 
-// The sentences `nhi-bridge check` says too come from `diag::texts`.
 const TEXTS: Texts = Texts {
-    daemon_zh: "元件執行中，版本",
-    daemon_en: "The component is running, version",
-    daemon_down_zh: "與元件的連線中斷",
-    daemon_down_en: "Lost the connection to the component",
-    daemon_fix_zh: "請重新啟動「健保卡讀卡機元件」後重新整理此頁",
-    daemon_fix_en: "Restart the component, then reload this page",
-    pcsc_ok_zh: texts::PCSC_UP.zh,
-    pcsc_ok_en: texts::PCSC_UP.en,
-    pcsc_bad_zh: texts::PCSC_DOWN.zh,
-    pcsc_bad_en: texts::PCSC_DOWN.en,
-    pcsc_fix_zh: texts::PCSC_FIX.zh,
-    pcsc_fix_en: texts::PCSC_FIX.en,
-    readers_ok_zh: texts::READERS.zh,
-    readers_ok_en: texts::READERS.en,
-    readers_bad_zh: texts::NO_READER.zh,
-    readers_bad_en: texts::NO_READER.en,
-    readers_fix_zh: texts::NO_READER_FIX.zh,
-    readers_fix_en: texts::NO_READER_FIX.en,
-    card_ok_zh: texts::CARD_IN.zh,
-    card_ok_en: texts::CARD_IN.en,
-    card_bad_zh: texts::NO_CARD.zh,
-    card_bad_en: texts::NO_CARD.en,
-    card_fix_zh: texts::NO_CARD_FIX.zh,
-    card_fix_en: texts::NO_CARD_FIX.en,
+    daemon_down_zh: "元件未執行（已結束或無法連線）",
+    daemon_down_en: "The component is not running (it stopped or cannot be reached)",
+    daemon_fix_zh: if cfg!(windows) {
+        "從「開始」選單啟動「Start nhi-bridge」；元件啟動後此頁會自動恢復"
+    } else {
+        "從應用程式選單啟動「健保卡讀卡機元件」（或執行 systemctl --user start nhi-bridge）；元件啟動後此頁會自動恢復"
+    },
+    daemon_fix_en: if cfg!(windows) {
+        "Start \"Start nhi-bridge\" from the Start menu; this page recovers by itself once it runs"
+    } else {
+        "Start \"nhi-bridge\" from the applications menu (or run `systemctl --user start nhi-bridge`); this page recovers by itself once it runs"
+    },
     ready_zh: "可以開始使用",
     ready_en: "Ready: you can go ahead",
     not_ready_zh: "尚未就緒：請依照下方標示 ✘ 的項目處理",
@@ -196,20 +190,27 @@ pub(crate) fn escape(s: &str) -> String {
         .collect()
 }
 
-fn row(id: &str, ok: bool, zh: &str, en: &str, fix: Option<(&str, &str)>) -> String {
-    let (fz, fe) = if ok {
-        ("", "")
-    } else {
-        fix.unwrap_or(("", ""))
+fn row(c: &crate::diag::Check) -> String {
+    use crate::diag::Status;
+    let state = match (c.waiting_for, c.status) {
+        (Some(_), _) => "wait",
+        (None, Status::Ok) => "ok",
+        (None, Status::Warn) => "warn",
+        (None, Status::Fail) => "fail",
+    };
+    let mark = match state {
+        "ok" => "\u{2714}",
+        "warn" => "!",
+        "wait" => "\u{2026}",
+        _ => "\u{2718}",
     };
     format!(
-        r#"<tr id="row-{id}" class="{cls}"><td class="mark">{mark}</td><td><div class="msg"><span class="zh">{zh}</span> <span class="en" lang="en">{en}</span></div><div class="fix"><span class="zh">{fz}</span> <span class="en" lang="en">{fe}</span></div></td></tr>"#,
-        cls = if ok { "ok" } else { "fail" },
-        mark = if ok { "\u{2714}" } else { "\u{2718}" },
-        zh = escape(zh),
-        en = escape(en),
-        fz = escape(fz),
-        fe = escape(fe),
+        r#"<tr id="row-{id}" class="{state}"><td class="mark">{mark}</td><td><div class="msg"><span class="zh">{zh}</span> <span class="en" lang="en">{en}</span></div><div class="fix"><span class="zh">{fz}</span> <span class="en" lang="en">{fe}</span></div></td></tr>"#,
+        id = escape(&c.id.replace(char::is_whitespace, "_")),
+        zh = escape(&c.message_zh),
+        en = escape(&c.message_en),
+        fz = escape(c.fix_zh.as_deref().unwrap_or("")),
+        fe = escape(c.fix_en.as_deref().unwrap_or("")),
     )
 }
 
@@ -225,175 +226,64 @@ pub async fn browser_report(state: &AppState) -> Option<crate::browser::Report> 
         .ok()
 }
 
-/// One row per Chromium-family profile where NHI pages are blocked or will be asked about (a
-/// profile that lets them through needs no row on the citizen's page; `check` lists them all).
-fn browser_rows(
-    report: &crate::browser::Report,
-    allow: &crate::config::Allowlist,
-) -> (String, bool) {
-    use crate::browser::{setting_name, settings_url, Access};
-    let page = crate::browser::page_site(allow);
-    let mut html = String::new();
-    let mut blocked = false;
-    for p in &report.profiles {
-        let (zh_name, en_name) = setting_name(p.version.as_deref());
-        let site = p.site.clone().unwrap_or_else(|| page.clone());
-        let id = format!("browser-{}-{}", p.browser, p.profile.replace(' ', "_"));
-        match p.access {
-            Access::BlockedByUser | Access::BlockedByPolicy => {
-                blocked = true;
-                let url = settings_url(p.browser, &site);
-                html.push_str(&row(
-                    &id,
-                    false,
-                    &format!("{}（{}）已封鎖 {site} 的「{zh_name}」，健保署網頁會說找不到元件", p.browser_name, p.profile),
-                    &format!("{} ({}) blocks {site} from \"{en_name}\": the NHI page will say the component is missing", p.browser_name, p.profile),
-                    Some((
-                        &format!("開啟 {url}，將「{zh_name}」改為「允許」後重新載入健保署網頁"),
-                        &format!("Open {url}, set \"{en_name}\" to \"Allow\", then reload the NHI page"),
-                    )),
-                ));
-            }
-            Access::WillAsk => html.push_str(&row(
-                &id,
-                true,
-                &format!("{}（{}）：健保署網頁第一次使用元件時，瀏覽器會詢問「存取這部裝置上的其他應用程式和服務」，請按「允許」", p.browser_name, p.profile),
-                &format!("{} ({}): the first time the NHI page uses the component the browser asks to \"access other apps and services on this device\": choose \"Allow\"", p.browser_name, p.profile),
-                None,
-            )),
-            _ => {}
-        }
-    }
-    (html, blocked)
-}
-
-/// The self-check page (`GET /`), rendered from the daemon's snapshot.
-pub fn status_page(state: &AppState, browsers: Option<&crate::browser::Report>) -> Response {
-    let t = &TEXTS;
+/// What the daemon knows for the page, gathered once. A card that is in but was not read since
+/// it came is read now (one read per insertion, bounded like a page's read, nothing of it shown),
+/// so the page can tell an NHI card from another card.
+pub async fn facts(state: &AppState) -> PageFacts {
     let snap = state.service.snapshot();
-    let version = env!("CARGO_PKG_VERSION");
-    let names: Vec<&str> = snap.readers.keys().map(String::as_str).collect();
-    let with_card: Vec<&str> = snap
+    let readers: Vec<String> = snap.readers.keys().cloned().collect();
+    let with_card: Vec<String> = snap
         .readers
         .iter()
         .filter(|(_, c)| c.is_some())
-        .map(|(n, _)| n.as_str())
+        .map(|(n, _)| n.clone())
         .collect();
-    let hosts_ok = trust::hosts_entry(&trust::hosts_file()) == HostsEntry::Loopback;
-    let (browser_html, browser_blocked) = browsers
-        .map(|r| browser_rows(r, &state.allowlist))
-        .unwrap_or_default();
-    let ready =
-        snap.pcsc_up && !names.is_empty() && !with_card.is_empty() && hosts_ok && !browser_blocked;
-    let rows = [
-        row(
-            "daemon",
-            true,
-            &format!("{} {version}", t.daemon_zh),
-            &format!("{} {version}", t.daemon_en),
-            None,
-        ),
-        match state.contact.last() {
-            Some((origin, at)) => {
-                let local = chrono::DateTime::<chrono::Local>::from(at).format("%H:%M");
-                row(
-                    "pages",
-                    true,
-                    &format!("最近一次網頁連線：{local}，來自 {origin}"),
-                    &format!("Last page contact: {local}, from {origin}"),
-                    None,
-                )
-            }
-            None => row(
-                "pages",
-                true,
-                "元件啟動後尚無網頁連線（若健保署網頁顯示找不到元件，請在瀏覽器允許該網站使用「裝置上的應用程式」）",
-                "No page has reached the component since it started (if the NHI page says the component is missing, allow the site \"Apps on device\" in the browser)",
-                None,
-            ),
-        },
-        row(
-            "tls",
-            true,
-            "此頁以安全連線（HTTPS）開啟，瀏覽器信任元件的憑證",
-            "This page opened over HTTPS: the browser trusts the component's certificate",
-            None,
-        ),
-        row(
-            "hosts",
-            hosts_ok,
-            if hosts_ok {
-                texts::HOSTS_OK.zh
-            } else {
-                texts::HOSTS_MISSING.zh
-            },
-            if hosts_ok {
-                texts::HOSTS_OK.en
-            } else {
-                texts::HOSTS_MISSING.en
-            },
-            Some((texts::TRUST_FIX.zh, texts::TRUST_FIX.en)),
-        ),
-        row(
-            "pcsc",
-            snap.pcsc_up,
-            if snap.pcsc_up {
-                t.pcsc_ok_zh
-            } else {
-                t.pcsc_bad_zh
-            },
-            if snap.pcsc_up {
-                t.pcsc_ok_en
-            } else {
-                t.pcsc_bad_en
-            },
-            Some((t.pcsc_fix_zh, t.pcsc_fix_en)),
-        ),
-        row(
-            "readers",
-            !names.is_empty(),
-            &if names.is_empty() {
-                t.readers_bad_zh.to_owned()
-            } else {
-                format!("{}{}", t.readers_ok_zh, names.join(", "))
-            },
-            &if names.is_empty() {
-                t.readers_bad_en.to_owned()
-            } else {
-                format!("{}{}", t.readers_ok_en, names.join(", "))
-            },
-            Some((t.readers_fix_zh, t.readers_fix_en)),
-        ),
-        row(
-            "card",
-            !with_card.is_empty(),
-            &if with_card.is_empty() {
-                t.card_bad_zh.to_owned()
-            } else {
-                format!("{}{}", t.card_ok_zh, with_card.join(", "))
-            },
-            &if with_card.is_empty() {
-                t.card_bad_en.to_owned()
-            } else {
-                format!("{}{}", t.card_ok_en, with_card.join(", "))
-            },
-            Some((t.card_fix_zh, t.card_fix_en)),
-        ),
-    ]
-    .join("\n");
-    let rows = format!("{rows}\n{browser_html}");
-    let summary = format!(
-        "nhi-bridge {version} | PC/SC {} | readers {} | card {} | hosts {} | browser {}",
-        if snap.pcsc_up { "up" } else { "down" },
-        names.len(),
-        if with_card.is_empty() {
-            "none"
-        } else {
-            "inserted"
-        },
-        if hosts_ok { "ok" } else { "missing" },
-        if browser_blocked { "blocked" } else { "ok" },
+    if !with_card.is_empty() && *state.service.card_checks().borrow() == CardCheck::Unknown {
+        let _ = state.service.profile(None).await;
+    }
+    let card = *state.service.card_checks().borrow();
+    let contact = state.contact.last().map(|(origin, at)| {
+        let local = chrono::DateTime::<chrono::Local>::from(at).format("%H:%M");
+        (origin, local.to_string())
+    });
+    PageFacts {
+        version: env!("CARGO_PKG_VERSION"),
+        contact,
+        hosts_ok: trust::hosts_entry(&trust::hosts_file()) == HostsEntry::Loopback,
+        pcsc_up: snap.pcsc_up,
+        readers,
+        with_card,
+        card,
+        browsers: browser_report(state).await,
+        page_site: crate::browser::page_site(&state.allowlist),
+    }
+}
+
+/// `GET /selfcheck.json`: the page's rows for its script (no personal data; same-origin).
+pub fn selfcheck_json(model: &PageModel) -> Response {
+    let body = serde_json::to_vec(model).unwrap_or_default();
+    let mut resp = Response::new(body.into());
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
     );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    resp
+}
+
+/// The self-check page (`GET /`), rendered from the page's model.
+pub fn status_page(state: &AppState, model: &PageModel) -> Response {
+    let t = &TEXTS;
+    let version = env!("CARGO_PKG_VERSION");
+    let ready = model.ready;
+    let rows: Vec<String> = model.checks.iter().map(row).collect();
+    let rows = rows.join("\n");
+    let summary = model.summary.clone();
     // `</` cannot occur in this JSON (no such sequence in the texts), so it cannot end the block.
     let texts = serde_json::to_string(&TEXTS).unwrap_or_else(|_| "{}".into());
     let html = format!(
@@ -405,7 +295,7 @@ pub fn status_page(state: &AppState, browsers: Option<&crate::browser::Report>) 
 </head><body data-token="{token}">
 <h1>健保卡讀卡機元件檢測 <small lang="en">nhi-bridge self-check · {version}</small></h1>
 <div id="verdict" class="verdict {vcls}"><span class="zh">{vzh}</span> <span class="en" lang="en">{ven}</span></div>
-<table>
+<table id="rows">
 {rows}
 </table>
 <p><button id="lang" type="button">English / 中文</button><button id="copy" type="button">複製摘要給客服 Copy summary for support</button> <span id="copied"></span></p>

@@ -631,7 +631,6 @@ fn browser_row(p: &crate::browser::ProfileAccess, page: &str) -> Check {
             ),
         ),
     };
-    let _ = who_en;
     row
 }
 

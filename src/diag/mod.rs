@@ -8,6 +8,7 @@
 
 pub mod bundle;
 pub mod checks;
+pub mod model;
 pub mod probe;
 pub mod redact;
 pub mod texts;
@@ -46,6 +47,9 @@ pub struct Check {
     pub fix_zh: Option<String>,
     /// The same in English.
     pub fix_en: Option<String>,
+    /// The failing row this one waits for (its own fix would not help until that is fixed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiting_for: Option<&'static str>,
 }
 
 impl Check {
@@ -63,6 +67,7 @@ impl Check {
             message_en: en.into(),
             fix_zh: None,
             fix_en: None,
+            waiting_for: None,
         }
     }
 
@@ -81,6 +86,7 @@ impl Check {
             message_en: en,
             fix_zh: Some(fix_zh),
             fix_en: Some(fix_en),
+            waiting_for: None,
         }
     }
 

@@ -74,3 +74,25 @@ pub const TRUST_FIX: Text = t(
     "以系統管理員身分執行 nhi-bridge cert install，然後重新開啟瀏覽器",
     "Run `nhi-bridge cert install` as administrator (sudo), then restart the browser",
 );
+
+/// The card is in but is being read for the first time.
+pub const CARD_CHECKING: Text = t("正在讀取卡片…", "Reading the card…");
+
+/// What to do about a card that could not be read, by why.
+pub fn card_fix(code: crate::error::ErrorCode) -> Text {
+    match code {
+        crate::error::ErrorCode::NotNhiCard => t(
+            "插入的卡片不是健保卡：請換成健保卡（不是金融卡或自然人憑證），晶片朝上",
+            "This is not the NHI card: insert the NHI card (not a bank or citizen certificate card), chip side up",
+        ),
+        _ => t(
+            "確認插入的是健保卡、晶片朝上；重新插入後再試",
+            "Make sure it is the NHI card, chip side up; re-insert it and retry",
+        ),
+    }
+}
+
+/// A row that waits for another, failing row.
+pub fn waiting(id: &str) -> (String, String) {
+    (format!("等待「{id}」項目"), format!("Waiting for `{id}`"))
+}

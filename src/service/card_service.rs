@@ -34,6 +34,18 @@ const STATUS_TIMEOUT: Duration = Duration::from_secs(5);
 /// while a confirmation per hit would cap cached reads at one pcscd round trip each.
 const CONFIRM_FRESH: Duration = Duration::from_millis(20);
 
+/// How the inserted card's last read went.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CardCheck {
+    /// Not read since it was inserted (or no card).
+    #[default]
+    Unknown,
+    /// It read as an NHI card.
+    Readable,
+    /// It could not be read: why (7005 not an NHI card, …).
+    Failed(ErrorCode),
+}
+
 /// What is known of PC/SC right now.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Snapshot {
@@ -76,9 +88,9 @@ pub struct CardService {
     snapshot: RwLock<Snapshot>,
     cache: Arc<Mutex<HashMap<String, Cached>>>,
     events: broadcast::Sender<ReaderEvent>,
-    /// Whether the inserted card's last read failed (for the tray); reset by a success or by the
-    /// card leaving.
-    failed: tokio::sync::watch::Sender<bool>,
+    /// How the inserted card's last read went (the tray, the self-check page); back to
+    /// [`CardCheck::Unknown`] when a card comes or goes.
+    failed: tokio::sync::watch::Sender<CardCheck>,
     /// The last insertion pcscd confirmed, and when (see [`CONFIRM_FRESH`]).
     confirmed: Mutex<Option<(String, Insertion, Instant)>>,
 }
@@ -139,7 +151,7 @@ impl CardService {
             snapshot: RwLock::new(initial),
             cache: Arc::new(Mutex::new(HashMap::new())),
             events,
-            failed: tokio::sync::watch::channel(false).0,
+            failed: tokio::sync::watch::channel(CardCheck::Unknown).0,
             confirmed: Mutex::new(None),
         });
         let monitor = Monitor::spawn(Sink(Arc::downgrade(&service)))?;
@@ -154,7 +166,7 @@ impl CardService {
                 snap.pcsc_up = false;
                 snap.readers.clear();
                 lock(&self.cache).clear();
-                self.failed.send_replace(false);
+                self.failed.send_replace(CardCheck::Unknown);
             }
             ReaderEvent::ReaderAdded { reader } => {
                 snap.readers.entry(reader.clone()).or_insert(None);
@@ -168,6 +180,7 @@ impl CardService {
                 atr,
                 event_count,
             } => {
+                self.failed.send_replace(CardCheck::Unknown);
                 snap.readers.insert(
                     reader.clone(),
                     Some(Insertion {
@@ -179,7 +192,7 @@ impl CardService {
             ReaderEvent::CardRemoved { reader } => {
                 snap.readers.insert(reader.clone(), None);
                 lock(&self.cache).remove(reader);
-                self.failed.send_replace(false);
+                self.failed.send_replace(CardCheck::Unknown);
             }
         }
     }
@@ -197,26 +210,31 @@ impl CardService {
         self.events.subscribe()
     }
 
-    /// Whether the inserted card's last read failed, as it changes.
-    pub fn card_failures(&self) -> tokio::sync::watch::Receiver<bool> {
+    /// How the inserted card's last read went, as it changes.
+    pub fn card_checks(&self) -> tokio::sync::watch::Receiver<CardCheck> {
         self.failed.subscribe()
     }
 
     /// Records how a read of an inserted card went.
     fn note_read<T>(&self, result: &Result<T, ServiceError>) {
-        let failed = match result {
-            Ok(_) => false,
+        let now = match result {
+            Ok(_) => CardCheck::Readable,
             // Nothing to read is not a card that failed.
-            Err(e) => !matches!(
-                e.code,
-                ErrorCode::NoCard
-                    | ErrorCode::NoReader
-                    | ErrorCode::PcscUnavailable
-                    | ErrorCode::ReaderNotFound
-            ),
+            Err(e)
+                if matches!(
+                    e.code,
+                    ErrorCode::NoCard
+                        | ErrorCode::NoReader
+                        | ErrorCode::PcscUnavailable
+                        | ErrorCode::ReaderNotFound
+                ) =>
+            {
+                CardCheck::Unknown
+            }
+            Err(e) => CardCheck::Failed(e.code),
         };
         self.failed
-            .send_if_modified(|f| std::mem::replace(f, failed) != failed);
+            .send_if_modified(|f| std::mem::replace(f, now) != now);
     }
 
     /// The reader the configuration names, if any.

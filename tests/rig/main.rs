@@ -26,3 +26,4 @@ mod pages;
 mod privacy;
 mod recovery;
 mod selfcheck;
+mod selfcheck_page;

@@ -45,6 +45,16 @@ grep -q "StopComponent.*NhiBridgeExe.*stop" <<<"$ca" || fail "no stop action: $c
 type=$(awk -F'\t' '$1 == "StopComponent" { print $2 }' <<<"$ca")
 [ -n "$type" ] && [ $((type & 1024)) = 1024 ] && [ $((type & 2048)) = 0 ] || fail "the stop action is not deferred as the user: $ca"
 grep -q "LaunchComponent.*NhiBridgeWExe" <<<"$ca" || fail "no launch after install: $ca"
+# Browser policy: deferred and elevated after the files, removed on uninstall; NHI_BROWSER_POLICY=0
+# opts out (the condition names it). The removing user's data goes (deferred, as that user).
+grep -q "BrowserAllow.*browser allow" <<<"$ca" || fail "no browser policy action: $ca"
+type=$(awk -F'\t' '$1 == "BrowserAllow" { print $2 }' <<<"$ca")
+[ -n "$type" ] && [ $((type & 3072)) = 3072 ] || fail "the browser policy action is not deferred and elevated: $ca"
+grep -q "BrowserRevoke.*browser revoke" <<<"$ca" || fail "no browser policy removal: $ca"
+grep -q "PurgeUserData.*purge" <<<"$ca" || fail "no removal of the user's data: $ca"
+type=$(awk -F'\t' '$1 == "PurgeUserData" { print $2 }' <<<"$ca")
+[ -n "$type" ] && [ $((type & 1024)) = 1024 ] && [ $((type & 2048)) = 0 ] || fail "the data removal is not deferred as the user: $ca"
+grep -q "OpenSelfCheck.*open" <<<"$ca" || fail "no self-check after an interactive install: $ca"
 # Where Windows accepts each action (wixl's Before/After placed some outside the script once):
 # deferred actions inside InstallInitialize..InstallFinalize, the removals before RemoveFiles,
 # RemoveExistingProducts between InstallValidate and InstallInitialize, the launch after the end.
@@ -56,10 +66,14 @@ while IFS=$'\t' read -r a type _; do
   n=$(at "$a")
   [ -n "$n" ] && [ "$n" -gt "$init" ] && [ "$n" -lt "$fin" ] || fail "deferred $a at $n, outside $init..$fin"
 done <<<"$ca"
-for a in StopComponent StoreRemove HostsRemove; do
+grep -q "BrowserAllow.*NHI_BROWSER_POLICY" <<<"$seq" || fail "the browser policy cannot be opted out of: $seq"
+grep -q "OpenSelfCheck.*UILevel" <<<"$seq" || fail "the self-check would open in silent installs: $seq"
+for a in StopComponent StoreRemove PurgeUserData HostsRemove BrowserRevoke; do
   [ "$(at $a)" -lt "$rmf" ] || fail "$a at $(at $a), not before RemoveFiles ($rmf)"
 done
 [ "$(at StopComponent)" -lt "$(at StoreRemove)" ] || fail "the component must stop before its CA goes"
+[ "$(at StopComponent)" -lt "$(at PurgeUserData)" ] || fail "the component must stop before its data goes"
+[ "$(at BrowserAllow)" -gt "$instf" ] || fail "BrowserAllow before InstallFiles"
 [ "$(at HostsAdd)" -gt "$instf" ] || fail "HostsAdd before InstallFiles"
 rep=$(at RemoveExistingProducts)
 [ "$rep" -gt "$(at InstallValidate)" ] && [ "$rep" -lt "$init" ] || fail "RemoveExistingProducts at $rep"

@@ -261,12 +261,18 @@ unshare -m -n -p -f --mount-proc --propagation private -- bash -c '
       echo "test-wine: MSI: the next version replaced the running one (stopped, upgraded, started): ok" >&2
     fi
     before=$(grep -c "asked to stop (nhi-bridge stop)" "$ulog")
+    # The removal deletes the user'"'"'s data, the log among it: follow the log from here.
+    tail -n +1 -F "$ulog" >"$NHI_WORK/ulog.copy" 2>/dev/null &
+    follower=$!
     inside wine msiexec /x "Z:\\opt\\nhi\\$installed" /qn >/dev/null 2>&1 || fail "msiexec /x"
     gone "Program Files" || fail "msiexec /x left the component running"
-    [ "$(grep -c "asked to stop (nhi-bridge stop)" "$ulog")" -gt "$before" ] || fail "the removal did not stop the component through its window"
+    for _ in $(seq 1 100); do [ "$(grep -c "asked to stop (nhi-bridge stop)" "$NHI_WORK/ulog.copy")" -gt "$before" ] && break; sleep 0.1; done
+    kill "$follower" 2>/dev/null || true
+    [ "$(grep -c "asked to stop (nhi-bridge stop)" "$NHI_WORK/ulog.copy")" -gt "$before" ] || fail "the removal did not stop the component through its window"
     [ ! -e "$pf/nhi-bridge.exe" ] || fail "msiexec /x left nhi-bridge.exe"
     [ -z "$(find "$r/root/.wine/drive_c" -path "*Start Menu/Programs/nhi-bridge*" 2>/dev/null)" ] || fail "msiexec /x left the Start-menu entries"
     grep -q "iccert.nhi.gov.tw" "$r/root/.wine/drive_c/windows/system32/drivers/etc/hosts" && fail "the removal left the hosts line"
+    [ -z "$(find "$r/root/.wine/drive_c/users" -path "*AppData/Local/nhi-bridge" 2>/dev/null)" ] || fail "the removal left the user'"'"'s %LOCALAPPDATA%\\nhi-bridge: $(find "$r/root/.wine/drive_c/users" -path "*AppData/Local/nhi-bridge*" | head)"
     list=$(lna_list)
     grep -q "1 *REG_SZ *https://corp.example" <<<"$list" || fail "the removal changed the other product'"'"'s entry: $list"
     ! grep -q "nhi.gov.tw" <<<"$list" || fail "the removal left our browser policy: $list"

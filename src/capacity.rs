@@ -40,10 +40,15 @@ impl Budget {
     }
 }
 
+/// Refused WebSockets open at once (each says `4041` and closes within its first-message
+/// deadline): a pool of their own, so they never take the places allowed pages need.
+pub const REFUSED_PLACES: usize = 8;
+
 /// The long-lived sessions open now.
 pub struct Capacity {
     budget: Budget,
     long: Arc<Semaphore>,
+    refused: Arc<Semaphore>,
     per_origin: Mutex<HashMap<String, usize>>,
 }
 
@@ -62,6 +67,7 @@ impl Capacity {
         Arc::new(Capacity {
             budget,
             long: Arc::new(Semaphore::new(budget.long_lived)),
+            refused: Arc::new(Semaphore::new(REFUSED_PLACES)),
             per_origin: Mutex::new(HashMap::new()),
         })
     }
@@ -91,7 +97,21 @@ impl Capacity {
         Ok(LongLived {
             _permit: permit,
             capacity: self.clone(),
-            origin: origin.to_owned(),
+            origin: Some(origin.to_owned()),
+        })
+    }
+
+    /// Admits one refused session into its own pool ([`REFUSED_PLACES`]).
+    pub fn claim_refused(self: &Arc<Self>) -> Result<LongLived, Full> {
+        let permit = self
+            .refused
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| Full::Total)?;
+        Ok(LongLived {
+            _permit: permit,
+            capacity: self.clone(),
+            origin: None,
         })
     }
 
@@ -105,16 +125,20 @@ impl Capacity {
 pub struct LongLived {
     _permit: OwnedSemaphorePermit,
     capacity: Arc<Capacity>,
-    origin: String,
+    /// `None` for a refused session's place.
+    origin: Option<String>,
 }
 
 impl Drop for LongLived {
     fn drop(&mut self) {
+        let Some(origin) = &self.origin else {
+            return;
+        };
         let mut origins = self.capacity.origins();
-        if let Some(n) = origins.get_mut(&self.origin) {
+        if let Some(n) = origins.get_mut(origin) {
             *n = n.saturating_sub(1);
             if *n == 0 {
-                origins.remove(&self.origin);
+                origins.remove(origin);
             }
         }
     }
@@ -184,5 +208,18 @@ mod tests {
         drop(a);
         assert_eq!(cap.long_lived_open(), 9);
         assert!(cap.claim("https://a").is_ok());
+    }
+
+    #[test]
+    fn refused_sessions_never_take_an_allowed_pages_place() {
+        let cap = Capacity::new(Budget::for_connections(16));
+        let refused: Vec<_> = (0..REFUSED_PLACES)
+            .map(|_| cap.claim_refused().unwrap())
+            .collect();
+        assert_eq!(cap.claim_refused().err(), Some(Full::Total));
+        assert_eq!(cap.long_lived_open(), 0);
+        assert!(cap.claim("https://cloudicweb.nhi.gov.tw").is_ok());
+        drop(refused);
+        assert!(cap.claim_refused().is_ok());
     }
 }

@@ -18,8 +18,15 @@ use crate::{init_logging, RunArgs, EXIT_CONFIG, EXIT_UNAVAILABLE};
 
 pub fn main(args: RunArgs, data_dir: PathBuf, verbose: u8) -> ExitCode {
     let config_path = args.config.clone().or_else(config::default_config_file);
+    let load = |p: &std::path::Path| {
+        if args.config.is_some() {
+            Config::load_named(p)
+        } else {
+            Config::load(p)
+        }
+    };
     let mut cfg = match &config_path {
-        Some(path) => match Config::load(path) {
+        Some(path) => match load(path) {
             Ok(c) => c,
             Err(e) => {
                 eprintln!("錯誤 Error: 設定檔有誤 configuration error: {e}");

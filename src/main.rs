@@ -123,6 +123,9 @@ enum Command {
         #[command(subcommand)]
         action: BrowserAction,
     },
+    /// 清除資料 — remove this user's nhi-bridge data (certificates, logs, configuration); the
+    /// uninstallers run it. Stop the component first.
+    Purge,
     /// 停止元件 — stop the running component (as 結束 in the tray); exit 0 when it stopped or was
     /// not running.
     Stop {
@@ -270,6 +273,40 @@ fn open_in_browser(url: &str) -> std::io::Result<()> {
         .map(drop)
 }
 
+/// Whether something accepts connections on 127.0.0.1:`port`.
+fn answering(port: u16) -> bool {
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok()
+}
+
+/// Starts the component as the login does (trusting the browsers), detached: on Windows through
+/// nhi-bridgew.exe beside this program (no console window), elsewhere `run`.
+fn start_component(data_dir: &std::path::Path) {
+    let Ok(me) = std::env::current_exe() else {
+        return;
+    };
+    let gui = me.with_file_name("nhi-bridgew.exe");
+    let mut cmd = if cfg!(windows) && gui.exists() {
+        let mut c = std::process::Command::new(gui);
+        c.arg("--trust-browsers");
+        c
+    } else {
+        let mut c = std::process::Command::new(me);
+        c.arg("--data-dir")
+            .arg(data_dir)
+            .args(["run", "--trust-browsers"]);
+        c
+    };
+    let started = cmd
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    if let Err(e) = started {
+        eprintln!("無法啟動元件 cannot start the component: {e}");
+    }
+}
+
 /// A positive, finite number of seconds (a usage error otherwise).
 fn seconds(text: &str) -> Result<Duration, String> {
     text.parse::<f64>()
@@ -293,7 +330,29 @@ fn main() -> ExitCode {
     }
     let _log = init_logging(cli.verbose, "warn", None);
     log::debug!("data directory: {}", data_dir.display());
-    match run(command, &data_dir) {
+    if let Command::Purge = command {
+        return finish(purge(cli.data_dir.clone(), &data_dir));
+    }
+    finish(run(command, &data_dir))
+}
+
+fn purge(explicit: Option<PathBuf>, data_dir: &std::path::Path) -> Result<(), Failure> {
+    let removed = config::remove_user_data(explicit).map_err(|e| Failure::Status {
+        message: format!("無法刪除 cannot remove {}: {e}", data_dir.display()),
+        status: EXIT_IOERR,
+    })?;
+    if removed.is_empty() {
+        say!("沒有要刪除的資料 — nothing to remove");
+    }
+    for p in removed {
+        say!("已刪除 removed {}", p.display());
+    }
+    Ok(())
+}
+
+/// The exit status of a command's result (errors told on stderr).
+fn finish(result: Result<(), Failure>) -> ExitCode {
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Service { err, json }) => {
             log::debug!("{}", err.detail);
@@ -381,6 +440,16 @@ fn run(command: Command, data_dir: &std::path::Path) -> Result<(), Failure> {
         Command::Open { port } => {
             let port = port.unwrap_or(config::DEFAULT_PORT);
             let url = format!("https://127.0.0.1:{port}/");
+            // The menu's self-check after 結束 or before the first start: start the component
+            // first, so the page opens on something rather than "connection refused".
+            if !answering(port) {
+                say!("正在啟動元件 — starting the component");
+                start_component(data_dir);
+                let deadline = std::time::Instant::now() + Duration::from_secs(15);
+                while !answering(port) && std::time::Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
             open_in_browser(&url).map_err(|e| Failure::Status {
                 message: format!("無法開啟瀏覽器 cannot open a browser ({e}); open {url} yourself"),
                 status: EXIT_UNAVAILABLE,
@@ -428,6 +497,7 @@ fn run(command: Command, data_dir: &std::path::Path) -> Result<(), Failure> {
             Ok(())
         }
         Command::Browser { action } => browser(action),
+        Command::Purge => purge(Some(data_dir.to_path_buf()), data_dir),
         Command::Stop { timeout } => match daemon::stop(data_dir, timeout) {
             Ok(daemon::StopOutcome::Stopped) => {
                 say!("已停止元件 — the component stopped");
@@ -539,14 +609,7 @@ fn check_env(
     target: &TargetArgs,
     online: bool,
 ) -> Result<nhi_bridge::diag::checks::Env, Failure> {
-    let path = target.config.clone().or_else(config::default_config_file);
-    let mut cfg = match &path {
-        Some(p) => config::Config::load(p).map_err(|e| Failure::Status {
-            message: format!("設定檔有誤 configuration error: {e}"),
-            status: EXIT_CONFIG,
-        })?,
-        None => config::Config::default(),
-    };
+    let mut cfg = load_config(target.config.clone())?;
     if let Some(p) = target.port {
         cfg.port = p;
     }
@@ -559,14 +622,20 @@ fn check_env(
     })
 }
 
-fn load_config(path: Option<PathBuf>) -> Result<config::Config, Failure> {
-    match path.or_else(config::default_config_file) {
-        Some(p) => config::Config::load(&p).map_err(|e| Failure::Status {
-            message: format!("設定檔有誤 configuration error: {e}"),
-            status: EXIT_CONFIG,
-        }),
-        None => Ok(config::Config::default()),
-    }
+/// The configuration: the file named with `--config` (which must exist), else the per-user one
+/// (the defaults when there is none).
+fn load_config(named: Option<PathBuf>) -> Result<config::Config, Failure> {
+    let loaded = match named {
+        Some(p) => config::Config::load_named(&p),
+        None => match config::default_config_file() {
+            Some(p) => config::Config::load(&p),
+            None => Ok(config::Config::default()),
+        },
+    };
+    loaded.map_err(|e| Failure::Status {
+        message: format!("設定檔有誤 configuration error: {e}"),
+        status: EXIT_CONFIG,
+    })
 }
 
 fn access_words(a: nhi_bridge::browser::Access) -> (&'static str, &'static str) {

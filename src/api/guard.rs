@@ -13,6 +13,25 @@ use crate::error::ErrorCode;
 
 /// Host names the daemon answers to, each only with its own port.
 pub const HOST_NAMES: [&str; 4] = ["localhost", "127.0.0.1", "[::1]", "iccert.nhi.gov.tw"];
+/// The names the component's own pages are served from (see [`Guard::own_origin`]).
+const OWN_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "[::1]"];
+
+/// What the component's own pages may use: status and events, never card data (the self-check
+/// page shows none; the AuthHC popup reaches the card only for its allowed opener, below).
+fn own_page_may(method: &Method, path: &str) -> bool {
+    (method == Method::GET || method == Method::HEAD)
+        && matches!(
+            path,
+            "/" | "/echo"
+                | "/selfcheck.json"
+                | "/auth.html"
+                | "/v1/status"
+                | "/v1/readers"
+                | "/v1/events"
+                | "/api/GetStatus.bmp"
+                | "/api/GetCardStatus.bmp"
+        )
+}
 
 /// Who is calling, once the guard let the request through.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,10 +128,14 @@ impl Guard {
         port == Some(self.port) && HOST_NAMES.contains(&name.as_str())
     }
 
+    /// The component's own pages (the self-check page, the AuthHC popup) are served from a
+    /// loopback name only. `iccert.nhi.gov.tw` is not one: it points here only while the hosts
+    /// file says so, and without that line whoever controls DNS for it serves a page of that
+    /// origin — over plain HTTP with no certificate needed.
     fn own_origin(&self, origin: &str) -> bool {
         let scheme = if self.tls { "https" } else { "http" };
         Origin::parse(origin).is_some_and(|o| {
-            o.scheme() == scheme && o.port() == self.port && HOST_NAMES.contains(&o.host())
+            o.scheme() == scheme && o.port() == self.port && OWN_NAMES.contains(&o.host())
         })
     }
 
@@ -154,7 +177,11 @@ impl Guard {
                             .map(|o| Caller::Popup(o.to_owned()))
                             .ok_or(ErrorCode::OriginRefused);
                     }
-                    Ok(Caller::OwnPage)
+                    if own_page_may(method, path) {
+                        Ok(Caller::OwnPage)
+                    } else {
+                        Err(ErrorCode::OriginRefused)
+                    }
                 } else {
                     Err(ErrorCode::OriginRefused)
                 }
@@ -281,9 +308,36 @@ mod tests {
                 "{bad}"
             );
         }
+        // Our own page: status and events, never card data.
         assert_eq!(
-            g.check(&Method::GET, "/v1/card", "", &h("https://127.0.0.1:7777")),
+            g.check(&Method::GET, "/v1/status", "", &h("https://127.0.0.1:7777")),
             Ok(Caller::OwnPage)
+        );
+        for path in ["/v1/card", "/api/GetBasic"] {
+            assert_eq!(
+                g.check(&Method::GET, path, "", &h("https://127.0.0.1:7777")),
+                Err(ErrorCode::OriginRefused),
+                "{path}"
+            );
+        }
+        assert_eq!(
+            g.check(
+                &Method::POST,
+                "/v1/card/hsign",
+                "",
+                &h("https://127.0.0.1:7777")
+            ),
+            Err(ErrorCode::OriginRefused)
+        );
+        // iccert.nhi.gov.tw is pinned only by the hosts file: never our own origin.
+        assert_eq!(
+            g.check(
+                &Method::GET,
+                "/v1/status",
+                "",
+                &h("https://iccert.nhi.gov.tw:7777")
+            ),
+            Err(ErrorCode::OriginRefused)
         );
         assert_eq!(
             g.check(&Method::GET, "/v1/card", "", &h("https://127.0.0.1:7778")),

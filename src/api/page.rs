@@ -226,9 +226,10 @@ pub async fn browser_report(state: &AppState) -> Option<crate::browser::Report> 
         .ok()
 }
 
-/// What the daemon knows for the page, gathered once. A card that is in but was not read since
-/// it came is read now (one read per insertion, bounded like a page's read, nothing of it shown),
-/// so the page can tell an NHI card from another card.
+/// What the daemon knows for the page, gathered once. The page never reads the card itself (a
+/// page of any site can load it): whether the card in the reader is an NHI card comes from the
+/// daemon's own read at insertion (`prefetch`), which this waits for (at most 5 s) when it is
+/// still under way.
 pub async fn facts(state: &AppState) -> PageFacts {
     let snap = state.service.snapshot();
     let readers: Vec<String> = snap.readers.keys().cloned().collect();
@@ -238,10 +239,14 @@ pub async fn facts(state: &AppState) -> PageFacts {
         .filter(|(_, c)| c.is_some())
         .map(|(n, _)| n.clone())
         .collect();
-    if !with_card.is_empty() && *state.service.card_checks().borrow() == CardCheck::Unknown {
-        let _ = state.service.profile(None).await;
+    let mut checks = state.service.card_checks();
+    if !with_card.is_empty()
+        && state.service.prefetches()
+        && *checks.borrow_and_update() == CardCheck::Unknown
+    {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), checks.changed()).await;
     }
-    let card = *state.service.card_checks().borrow();
+    let card = *checks.borrow();
     let contact = state.contact.last().map(|(origin, at)| {
         let local = chrono::DateTime::<chrono::Local>::from(at).format("%H:%M");
         (origin, local.to_string())

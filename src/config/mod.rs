@@ -26,6 +26,43 @@ pub fn default_config_file() -> Option<PathBuf> {
     project_dirs().map(|d| d.config_dir().join("config.toml"))
 }
 
+/// Removes this user's state: the data directory (`explicit`, else the default: certificates,
+/// logs) and, without `explicit`, the configuration directory; then the per-program folders left
+/// empty above them (Windows keeps `%LOCALAPPDATA%\nhi-bridge\nhi-bridge\data`). Returns what
+/// was removed. For uninstalling: the MSI runs it as the removing user, as the .deb's purge does
+/// for every home.
+pub fn remove_user_data(explicit: Option<PathBuf>) -> std::io::Result<Vec<PathBuf>> {
+    let mut dirs = Vec::new();
+    match explicit {
+        Some(d) => dirs.push(d),
+        None => {
+            if let Some(p) = project_dirs() {
+                dirs.push(p.data_local_dir().to_path_buf());
+                dirs.push(p.config_dir().to_path_buf());
+            }
+        }
+    }
+    let mut removed = Vec::new();
+    for dir in dirs {
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => removed.push(dir.clone()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        // Empty folders of ours above it (`nhi-bridge\nhi-bridge`), never anything else.
+        let mut up = dir.parent();
+        while let Some(p) = up {
+            let ours = p.file_name().is_some_and(|n| n == "nhi-bridge");
+            if !ours || std::fs::remove_dir(p).is_err() {
+                break;
+            }
+            removed.push(p.to_path_buf());
+            up = p.parent();
+        }
+    }
+    Ok(removed)
+}
+
 fn project_dirs() -> Option<directories::ProjectDirs> {
     directories::ProjectDirs::from("tw", "nhi-bridge", "nhi-bridge")
 }
@@ -105,6 +142,12 @@ impl Default for Config {
 /// Why a configuration file cannot be used.
 #[derive(Debug, Error)]
 pub enum ConfigError {
+    /// A file named explicitly (`--config`) does not exist.
+    #[error("{path}: no such file (named with --config)")]
+    Missing {
+        /// The file.
+        path: PathBuf,
+    },
     /// It cannot be read.
     #[error("cannot read {path}: {source}")]
     Read {
@@ -137,10 +180,25 @@ pub enum ConfigError {
     },
 }
 
+/// The most connections the configuration may ask for: each holds a file descriptor, and far
+/// more than any browser opens to one local component.
+pub const MAX_CONNECTIONS: usize = 4096;
+
 const LOG_LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
 
 impl Config {
-    /// Reads `path`; a file that does not exist gives the defaults.
+    /// Reads a file the user named (`--config`): unlike [`Config::load`], a missing file is an
+    /// error, not the defaults.
+    pub fn load_named(path: &Path) -> Result<Config, ConfigError> {
+        if !path.exists() {
+            return Err(ConfigError::Missing {
+                path: path.to_path_buf(),
+            });
+        }
+        Config::load(path)
+    }
+
+    /// Reads `path`; a file that does not exist gives the defaults (the per-user default file).
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         match std::fs::read_to_string(path) {
             Ok(text) => Config::parse(&text, path),
@@ -169,6 +227,13 @@ impl Config {
         }
         Allowlist::parse(&config.allowed_origins)
             .map_err(|e| invalid("allowed_origins", e.to_string()))?;
+        if config.allowed_origins.is_empty() {
+            return Err(invalid(
+                "allowed_origins",
+                "is empty, which would refuse every page; remove the key to allow NHI's sites"
+                    .into(),
+            ));
+        }
         if !LOG_LEVELS.contains(&config.log_level.as_str()) {
             return Err(invalid(
                 "log_level",
@@ -178,8 +243,11 @@ impl Config {
         if config.card_timeout_secs == 0 || config.card_timeout_secs > 300 {
             return Err(invalid("card_timeout_secs", "must be 1–300".into()));
         }
-        if config.max_connections == 0 {
-            return Err(invalid("max_connections", "must be at least 1".into()));
+        if config.max_connections == 0 || config.max_connections > MAX_CONNECTIONS {
+            return Err(invalid(
+                "max_connections",
+                format!("must be 1–{MAX_CONNECTIONS} (each needs a file descriptor)"),
+            ));
         }
         if config.header_timeout_secs == 0 {
             return Err(invalid("header_timeout_secs", "must be at least 1".into()));
@@ -273,6 +341,21 @@ mod tests {
             Config::load(&dir.path().join("none.toml")).unwrap(),
             Config::default()
         );
+        // Named explicitly, a missing file is an error that names it.
+        let e = Config::load_named(&dir.path().join("none.toml")).unwrap_err();
+        assert!(matches!(e, ConfigError::Missing { .. }));
+        assert!(e.to_string().contains("none.toml"));
+    }
+
+    #[test]
+    fn an_empty_allowlist_and_a_huge_connection_cap_are_refused() {
+        let e = parse("allowed_origins = []\n").unwrap_err().to_string();
+        assert!(e.contains("allowed_origins") && e.contains("line 1"), "{e}");
+        let e = parse("max_connections = 100000000\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("max_connections") && e.contains("4096"), "{e}");
+        assert!(parse("max_connections = 4096\n").is_ok());
     }
 
     #[test]

@@ -136,6 +136,18 @@ pub fn write(out: &Path, env: &Env, report: &Report) -> std::io::Result<Vec<Stri
     ];
     let mut withheld = Vec::new();
     for (name, body) in files.iter_mut() {
+        // JSON is scanned value by value (a withheld value is replaced inside its field, the file
+        // stays JSON); everything else line by line.
+        if name.ends_with(".json") {
+            if let Ok(mut doc) = serde_json::from_slice::<serde_json::Value>(body) {
+                let n = super::redact::scrub_json(&mut doc);
+                if n > 0 {
+                    withheld.push(format!("{name}: {n} value(s) withheld"));
+                    *body = serde_json::to_vec_pretty(&doc).unwrap_or_default();
+                }
+                continue;
+            }
+        }
         let (clean, n) = super::redact::scrub(&String::from_utf8_lossy(body));
         if n > 0 {
             withheld.push(format!("{name}: {n} line(s) withheld"));

@@ -51,6 +51,34 @@ fn fix_start_daemon() -> (String, String) {
     }
 }
 
+fn fix_first_start() -> (String, String) {
+    if cfg!(windows) || cfg!(target_os = "macos") {
+        fix_start_daemon()
+    } else {
+        pair(
+            "登出後再登入，或現在從應用程式選單啟動「健保卡讀卡機元件」（或執行 systemctl --user start nhi-bridge）",
+            "Log out and in again, or start \"nhi-bridge\" from the applications menu now (or run `systemctl --user start nhi-bridge`)",
+        )
+    }
+}
+
+/// A row that cannot be judged until the component's first start made the certificate.
+fn not_created_yet(id: &'static str) -> Check {
+    let mut c = Check::bad(
+        id,
+        Status::Fail,
+        pair(
+            "尚未建立（元件第一次啟動時產生）",
+            "Not created yet (made at the component's first start)",
+        ),
+        needs("daemon"),
+    );
+    c.fix_zh = None;
+    c.fix_en = None;
+    c.waiting_for = Some("daemon");
+    c
+}
+
 fn text(t: Text) -> (String, String) {
     pair(t.zh, t.en)
 }
@@ -114,6 +142,12 @@ impl Facts<'_> {
         matches!(self.probe, Probe::Status(_))
     }
 
+    /// Nothing answers and no certificate was ever made: the component has not started yet
+    /// (it makes its certificate at its first start).
+    fn never_started(&self) -> bool {
+        !self.daemon_up() && !self.paths.leaf.exists() && !self.paths.ca.exists()
+    }
+
     fn with_card(&self) -> Vec<&str> {
         self.readers
             .iter()
@@ -133,6 +167,7 @@ fn renew() -> (String, String) {
 /// Runs every check in order (the order docs/self-check.md lists).
 pub fn run(env: &Env) -> Report {
     let f = Facts::gather(env);
+    let browsers_trust = trust_browsers(&f);
     let mut out = vec![
         daemon(&f),
         pages(&f),
@@ -140,9 +175,9 @@ pub fn run(env: &Env) -> Report {
         tls_leaf(&f),
         tls_ca_key(&f),
         tls_key_mode(&f),
-        trust_system(&f),
+        trust_system(&f, &browsers_trust),
     ];
-    out.extend(trust_browsers(&f));
+    out.extend(browsers_trust);
     out.push(hosts(&f));
     out.extend(browsers(&f));
     out.extend([pcsc(&f), readers(&f), card(&f), card_nhi(&f)]);
@@ -166,6 +201,15 @@ fn daemon(f: &Facts<'_>) -> Check {
             "daemon",
             format!("元件執行中（版本 {}）", v["daemon"]["version"].as_str().unwrap_or("?")),
             format!("The component is running (version {})", v["daemon"]["version"].as_str().unwrap_or("?")),
+        ),
+        Probe::Closed if f.never_started() => Check::bad(
+            "daemon",
+            Status::Fail,
+            pair(
+                "元件尚未啟動過（第一次啟動時會自動建立憑證並讓瀏覽器信任它）",
+                "The component has not started yet (its first start makes its certificate and has the browsers trust it)",
+            ),
+            fix_first_start(),
         ),
         Probe::Closed => Check::bad(
             "daemon",
@@ -278,6 +322,9 @@ fn port(f: &Facts<'_>) -> Check {
 
 /// `tls.leaf`: the certificate exists, fits together and is not about to expire.
 fn tls_leaf(f: &Facts<'_>) -> Check {
+    if f.never_started() {
+        return not_created_yet("tls.leaf");
+    }
     match &f.status {
         Ok(s) => match s.days_left {
             Some(d) if d >= tls::RENEW_WITHIN_DAYS => Check::ok(
@@ -315,6 +362,9 @@ fn tls_leaf(f: &Facts<'_>) -> Check {
 
 /// `tls.ca_key`: no CA private key exists.
 fn tls_ca_key(f: &Facts<'_>) -> Check {
+    if f.never_started() {
+        return not_created_yet("tls.ca_key");
+    }
     match &f.status {
         Ok(s) if !s.ca_key_present => Check::ok(
             "tls.ca_key",
@@ -333,6 +383,19 @@ fn tls_ca_key(f: &Facts<'_>) -> Check {
 
 /// `tls.key_mode`: the leaf key is its owner's alone.
 fn tls_key_mode(f: &Facts<'_>) -> Check {
+    if f.never_started() {
+        return not_created_yet("tls.key_mode");
+    }
+    if !f.paths.key.exists() {
+        let mut c = Check::bad(
+            "tls.key_mode",
+            Status::Fail,
+            pair("沒有私鑰可檢查", "No private key to check"),
+            needs("tls.leaf"),
+        );
+        c.waiting_for = Some("tls.leaf");
+        return c;
+    }
     if tls::key_exposed(&f.paths) {
         Check::bad(
             "tls.key_mode",
@@ -364,13 +427,24 @@ fn tls_key_mode(f: &Facts<'_>) -> Check {
     }
 }
 
-/// `trust.system`: the system store accepts the leaf.
-fn trust_system(f: &Facts<'_>) -> Check {
+/// `trust.system`: the system store accepts the leaf. On Linux the browsers trust through their
+/// own stores (`browsers`, the rows after this one), so when every one of them does, the system
+/// store is a fact to know, not something to fix.
+fn trust_system(f: &Facts<'_>, browsers: &[Check]) -> Check {
+    if f.never_started() {
+        return not_created_yet("trust.system");
+    }
+    let browsers_trust = !browsers.is_empty() && browsers.iter().all(|c| c.status == Status::Ok);
     match &f.leaf {
         Some(l) if trust::system_trusts(l) => Check::ok(
             "trust.system",
             "系統憑證庫信任本元件的 CA",
             "The system store trusts the component's CA",
+        ),
+        Some(_) if cfg!(target_os = "linux") && browsers_trust => Check::ok(
+            "trust.system",
+            "系統憑證庫未加入本元件的 CA（不需要：瀏覽器使用下列各自的憑證庫，皆已信任）",
+            "The system store does not hold the component's CA (not needed: the browsers use their own stores, below, and all trust it)",
         ),
         // Browsers on Linux trust through their NSS databases (the rows below), which each
         // user's component sets up itself; only non-browser programs (curl) read this store.

@@ -156,10 +156,11 @@ impl Report {
             self.version
         ));
         for c in &self.checks {
-            let mark = match c.status {
-                Status::Ok => "[ OK ]",
-                Status::Warn => "[WARN]",
-                Status::Fail => "[FAIL]",
+            let mark = match (c.waiting_for, c.status) {
+                (Some(_), _) => "[WAIT]",
+                (None, Status::Ok) => "[ OK ]",
+                (None, Status::Warn) => "[WARN]",
+                (None, Status::Fail) => "[FAIL]",
             };
             let target = c
                 .target

@@ -95,9 +95,26 @@ fn dates(chars: &[char]) -> Vec<(usize, usize)> {
                     && parts[1].len() == 2
                     && parts[2].len() == 2
                     && parts.iter().all(|p| p.bytes().all(|b| b.is_ascii_digit()))
+                    && !time_follows(chars, e)
             }),
     );
     out
+}
+
+/// A clock time (`HH:MM`, after a space or `T`) right after a date makes it a timestamp — when
+/// something happened (a log line, a page contact) — not a birth date.
+fn time_follows(chars: &[char], at: usize) -> bool {
+    let rest = &chars[at.min(chars.len())..];
+    let rest = match rest.first() {
+        Some(' ' | 'T') => &rest[1..],
+        _ => return false,
+    };
+    rest.len() >= 5
+        && rest[0].is_ascii_digit()
+        && rest[1].is_ascii_digit()
+        && rest[2] == ':'
+        && rest[3].is_ascii_digit()
+        && rest[4].is_ascii_digit()
 }
 
 fn name_and_date(chars: &[char]) -> bool {
@@ -205,9 +222,52 @@ pub fn scrub(text: &str) -> (String, usize) {
     (out, withheld)
 }
 
+/// The same scan over a JSON document's string values: a value that looks like card-holder data
+/// is replaced inside its field, so the file stays valid JSON; keys and structure are kept.
+/// Returns how many values were withheld.
+pub fn scrub_json(value: &mut serde_json::Value) -> usize {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => match personal(s) {
+            Some(kind) => {
+                *s = format!(
+                    "[withheld by nhi-bridge: this looked like {}]",
+                    kind.label()
+                );
+                1
+            }
+            None => 0,
+        },
+        Value::Array(a) => a.iter_mut().map(scrub_json).sum(),
+        Value::Object(o) => o.values_mut().map(scrub_json).sum(),
+        _ => 0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_timestamp_is_not_a_birth_date_and_json_stays_json() {
+        let contact = "最近一次網頁連線：2026-12-07 16:38，來自 https://cloudicweb.nhi.gov.tw";
+        assert_eq!(personal(contact), None);
+        assert_eq!(personal("[2026-12-07T16:38:01Z INFO] 已插卡"), None);
+        assert_eq!(personal("王小明 1981-03-15"), Some(Kind::NameAndDate));
+        let mut doc = serde_json::json!({"checks": [
+            {"id": "pages", "message_zh": contact},
+            {"id": "x", "message_zh": "王小明,0700315", "n": 3}
+        ]});
+        assert_eq!(scrub_json(&mut doc), 1);
+        assert_eq!(doc["checks"][0]["message_zh"], contact);
+        assert!(doc["checks"][1]["message_zh"]
+            .as_str()
+            .unwrap()
+            .starts_with("[withheld"));
+        assert_eq!(doc["checks"][1]["n"], 3);
+        let text = serde_json::to_string(&doc).unwrap();
+        assert!(serde_json::from_str::<serde_json::Value>(&text).is_ok());
+    }
 
     fn hex(b: &[u8]) -> String {
         b.iter().map(|x| format!("{x:02X}")).collect()

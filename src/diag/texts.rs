@@ -76,7 +76,10 @@ pub const TRUST_FIX: Text = t(
 );
 
 /// The card is in but is being read for the first time.
-pub const CARD_CHECKING: Text = t("正在讀取卡片…", "Reading the card…");
+pub const CARD_CHECKING: Text = t(
+    "已插卡，尚未確認是否為健保卡（元件在插卡時讀取；請稍候，或重新插卡）",
+    "A card is in, not yet confirmed as the NHI card (the component reads it when inserted: wait, or re-insert it)",
+);
 
 /// What to do about a card that could not be read, by why.
 pub fn card_fix(code: crate::error::ErrorCode) -> Text {

@@ -210,6 +210,11 @@ impl CardService {
         self.events.subscribe()
     }
 
+    /// Whether the service reads each card when it is inserted (`prefetch`).
+    pub fn prefetches(&self) -> bool {
+        self.prefetch.is_some()
+    }
+
     /// How the inserted card's last read went, as it changes.
     pub fn card_checks(&self) -> tokio::sync::watch::Receiver<CardCheck> {
         self.failed.subscribe()

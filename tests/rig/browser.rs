@@ -114,7 +114,7 @@ fn self_check_page_turns_green_live_with_no_external_requests() {
     std::fs::write(&hosts, "127.0.0.1 localhost\n127.0.0.1 iccert.nhi.gov.tw\n").expect("hosts");
     let d = Daemon::start_in(
         tempfile::tempdir().expect("tempdir"),
-        "",
+        "prefetch = true\n",
         &[("NHI_BRIDGE_HOSTS_FILE", hosts.to_str().expect("path"))],
     );
     let home = home_trusting(&[&d.ca]);

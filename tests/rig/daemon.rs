@@ -379,7 +379,7 @@ fn port_in_use_names_the_holder() {
         "--port",
         &port.to_string(),
         "--config",
-        dir.path().join("absent.toml").to_str().expect("path"),
+        empty_config(dir.path()).to_str().expect("path"),
     ]);
     assert_eq!(out.status.code(), Some(69));
     let err = text(&out.stderr);
@@ -424,6 +424,24 @@ fn bad_config_names_line_and_key() {
         err.contains("line 2") && err.contains("card_timeout"),
         "{err}"
     );
+    // A named file that does not exist: 78 with its path (not a silent start on the defaults),
+    // for the daemon and for check alike.
+    let missing = dir.path().join("typo.toml");
+    for cmd in ["run", "check"] {
+        let out = bridge(&[
+            "--data-dir",
+            dir.path().to_str().expect("path"),
+            cmd,
+            "--config",
+            missing.to_str().expect("path"),
+        ]);
+        assert_eq!(out.status.code(), Some(78), "{cmd}");
+        assert!(
+            text(&out.stderr).contains("typo.toml"),
+            "{cmd}: {}",
+            text(&out.stderr)
+        );
+    }
 }
 
 #[test]
@@ -508,7 +526,19 @@ fn stalled_clients_are_cut_off_and_do_not_block_others() {
 fn self_check_page_is_self_contained_and_guarded() {
     let _rig = rig();
     let sim = Sim::start(SLOT0, &[]);
-    let d = Daemon::start("");
+    // The daemon reads the card once, at insertion (its own read): the page shows that result
+    // and never reads the card itself, whoever loads it.
+    let d = Daemon::start("prefetch = true\n");
+    eventually(
+        "the card read at insertion",
+        Duration::from_secs(10),
+        || {
+            d.get("/", None)
+                .text()
+                .contains(r#"id="row-card" class="ok""#)
+        },
+    );
+    let apdus = sim.apdus().len();
     let r = d.get("/", None);
     assert_eq!(r.status, 200);
     assert!(r
@@ -556,5 +586,6 @@ fn self_check_page_is_self_contained_and_guarded() {
         b"",
     );
     assert_eq!(cross.status, 200, "status is open");
-    assert!(sim.apdus().is_empty(), "the page touched the card");
+    assert_eq!(d.get("/selfcheck.json", None).status, 200);
+    assert_eq!(sim.apdus().len(), apdus, "the page touched the card");
 }

@@ -502,6 +502,13 @@ impl EchoSocket {
         }
     }
 
+    /// Sends a ping frame.
+    pub fn ping(&mut self) -> Result<(), String> {
+        self.ws
+            .send(tungstenite::Message::Ping(Default::default()))
+            .map_err(|e| e.to_string())
+    }
+
     /// Sends one command frame and returns the reply frame's text; `None` when the daemon closed.
     pub fn send(&mut self, command: &str) -> Option<String> {
         self.ws.send(tungstenite::Message::text(command)).ok()?;

@@ -636,3 +636,54 @@ fn v1_hsign_validates_and_signs() {
         "00111234567890123456"
     ));
 }
+
+#[test]
+#[ignore = "rig: needs scripts/private-rig.sh (which passes --include-ignored)"]
+fn iccert_on_the_plain_http_port_is_not_the_components_own_page() {
+    let _rig = rig();
+    let sam = SamSim::start(&[]);
+    let hp = free_port();
+    let _d = daemon_with_sam(&sam, &format!("legacy_http_port = {hp}\n"));
+    let card = Sim::start(SLOT0, &[]);
+    // A page at http://iccert.nhi.gov.tw:<port> is whoever DNS says it is when the hosts line is
+    // missing: no card data, no signature, over /echo or HTTP.
+    let fake = format!("http://iccert.nhi.gov.tw:{hp}");
+    let host = format!("127.0.0.1:{hp}");
+    let stream = std::net::TcpStream::connect(("127.0.0.1", hp)).expect("connect");
+    let mut ws =
+        EchoSocket::try_open(Box::new(stream), "ws", &host, Some(&fake)).expect("handshake");
+    assert_eq!(ws.send("GetBasic").as_deref(), Some("4041"));
+    for (method, path) in [("GET", "/v1/card"), ("POST", "/api/GetBasic")] {
+        let r = http_request(
+            hp,
+            method,
+            path,
+            &[
+                ("Host", &host),
+                ("Origin", &fake),
+                ("X-NHI-Bridge-Opener", NHI_ORIGIN),
+            ],
+            b"",
+        );
+        assert_eq!(r.status, 403, "{method} {path}: {}", r.text());
+    }
+    // Our own page (a loopback name) still gets no card data either.
+    let own = format!("http://localhost:{hp}");
+    let r = http_request(
+        hp,
+        "GET",
+        "/v1/card",
+        &[("Host", &host), ("Origin", &own)],
+        b"",
+    );
+    assert_eq!(r.status, 403, "{}", r.text());
+    let stream = std::net::TcpStream::connect(("127.0.0.1", hp)).expect("connect");
+    let mut ws =
+        EchoSocket::try_open(Box::new(stream), "ws", &host, Some(&own)).expect("handshake");
+    assert_eq!(ws.send("GetBasic").as_deref(), Some("4041"));
+    assert!(
+        card.apdus().is_empty(),
+        "the card was touched: {:?}",
+        card.apdus()
+    );
+}

@@ -417,3 +417,43 @@ fn exactly_max_connections_are_served_whatever_the_number_of_listeners() {
         Some(200)
     );
 }
+
+#[test]
+#[ignore = "rig: needs scripts/private-rig.sh (which passes --include-ignored)"]
+fn refused_websockets_do_not_crowd_out_an_allowed_page_and_pings_do_not_keep_them() {
+    let _rig = rig();
+    // 12 long-lived places, 3 per origin: 4 foreign origins × 3 held sockets took all of them.
+    let d = Daemon::start("max_connections = 16\nidle_timeout_secs = 30\n");
+    let mut held = Vec::new();
+    for o in [
+        "https://a.example",
+        "https://b.example",
+        "https://c.example",
+        "https://d.example",
+    ] {
+        for _ in 0..3 {
+            if let Ok(ws) = wss(&d, Some(o)) {
+                held.push(ws);
+            }
+        }
+    }
+    let mut page = wss(&d, Some(NHI_ORIGIN)).expect("the NHI page gets its /echo");
+    assert_eq!(page.send("GetVersion").as_deref(), Some("GetVersion:0011"));
+    let mut events = EventStream::open(&d.ca, d.port, NHI_ORIGIN);
+    assert_eq!(events.status, 200, "the NHI page gets its event stream");
+    events.expect("pcsc-up", "", Duration::from_secs(5));
+    drop(held);
+
+    // A refused socket that pings every 200 ms is still closed at its first-message deadline
+    // (5 s): pings do not move it.
+    let mut pinging = wss(&d, Some("https://evil.example")).expect("handshake completes");
+    let start = std::time::Instant::now();
+    let mut closed = false;
+    while start.elapsed() < Duration::from_secs(15) {
+        if pinging.ping().is_err() || pinging.closed_by_peer(Duration::from_millis(200)) {
+            closed = true;
+            break;
+        }
+    }
+    assert!(closed, "pings kept a refused socket open for 15 s");
+}

@@ -435,7 +435,7 @@ fn local_network_access_denied_shows_the_error_path_and_no_contact_granted_compl
         mut b,
     } = Scene::new(true);
     let pages_row = |d: &Daemon| -> Value {
-        let cfg = d.data.join("absent.toml");
+        let cfg = empty_config(&d.data);
         let out = bridge(&[
             "--data-dir",
             d.data.to_str().expect("data"),
@@ -572,7 +572,7 @@ fn profile_run(home: &Path, tls: &(PathBuf, PathBuf, PathBuf), exprs: &[&str]) -
 /// `check --json` as the user whose home is `home`: the browser row of its Chromium profile and
 /// the exit status.
 fn browser_row(d: &Daemon, home: &Path) -> (Value, Option<i32>) {
-    let cfg = d.data.join("absent.toml");
+    let cfg = empty_config(&d.data);
     let out = bridge_env(
         &[
             "--data-dir",

@@ -44,7 +44,7 @@ impl World {
 
     /// `check --json` against the daemon on `port`.
     fn check(&self, port: u16) -> (i32, serde_json::Value) {
-        let cfg = self.data.path().join("absent.toml");
+        let cfg = empty_config(self.data.path());
         let out = self.run(&[
             "check",
             "--json",
@@ -117,7 +117,7 @@ fn all_green_after_cert_install_with_the_simulated_card() {
     assert_eq!(ff["target"], "Firefox t3st.default-release");
     assert_eq!(ff["status"], "ok");
     // The human form says the same, with the verdict last.
-    let cfg = w.data.path().join("absent.toml");
+    let cfg = empty_config(w.data.path());
     let human = w.run(&[
         "check",
         "--port",
@@ -154,7 +154,19 @@ fn failures_name_their_fix_and_set_exit_status_51() {
     let (code, report) = w.check(port);
     assert_eq!(code, 51, "a failure");
     assert_eq!(report["verdict"], "fail");
-    for id in ["daemon", "tls.leaf", "trust.system", "hosts", "card"] {
+    // Never started: one row says so; the certificate rows wait for it instead of a fix.
+    assert!(
+        row(&report, "daemon")["message_en"]
+            .as_str()
+            .is_some_and(|m| m.contains("has not started yet")),
+        "{report}"
+    );
+    for id in ["tls.leaf", "tls.ca_key", "tls.key_mode", "trust.system"] {
+        let r = row(&report, id);
+        assert_eq!(r["waiting_for"], "daemon", "{id}: {r}");
+        assert!(r["fix_zh"].is_null(), "{id} has a fix of its own: {r}");
+    }
+    for id in ["daemon", "hosts", "card"] {
         let r = row(&report, id);
         assert_eq!(r["status"], "fail", "{id}: {r}");
         assert!(
@@ -233,7 +245,7 @@ fn card_checks_follow_the_card() {
         .as_str()
         .unwrap_or("")
         .contains("pcsc"));
-    let cfg = w.data.path().join("absent.toml");
+    let cfg = empty_config(w.data.path());
     let human = w.run(&[
         "check",
         "--port",
@@ -310,7 +322,7 @@ fn diagnostics_bundle_has_the_facts_and_no_holder_data() {
     assert_eq!(d.get("/v1/card", Some(NHI_ORIGIN)).status, 200);
     assert!(w.run(&["read", "-vvv"]).status.success());
     let out_path = w.data.path().join("bundle.tar.gz");
-    let cfg = w.data.path().join("absent.toml");
+    let cfg = empty_config(w.data.path());
     let out = w.run(&[
         "diagnose",
         "--out",
@@ -440,6 +452,42 @@ fn page_contact_is_recorded_and_shown_without_personal_data() {
     assert_eq!(
         d.get("/v1/status", None).json()["last_page_contact"]["origin"],
         other
+    );
+    // After a page contact, the diagnostics bundle's JSON files all parse and the contact line
+    // (origin and time: not personal) is kept as it is.
+    let out_dir = tempfile::tempdir().expect("tempdir");
+    let bundle = out_dir.path().join("b.tar.gz");
+    let cfg = empty_config(w.data.path());
+    let out = w.run(&[
+        "diagnose",
+        "--port",
+        &d.port.to_string(),
+        "--config",
+        cfg.to_str().expect("cfg"),
+        "--out",
+        bundle.to_str().expect("out"),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let files = unpack(&bundle);
+    for (name, body) in files.iter().filter(|(n, _)| n.ends_with(".json")) {
+        assert!(
+            serde_json::from_slice::<serde_json::Value>(body).is_ok(),
+            "{name} is not JSON: {}",
+            String::from_utf8_lossy(body)
+        );
+    }
+    let check = &files
+        .iter()
+        .find(|(n, _)| n.ends_with("check.json"))
+        .expect("check.json")
+        .1;
+    let check: serde_json::Value = serde_json::from_slice(check).expect("json");
+    let pages = row(&check, "pages");
+    assert!(
+        pages["message_en"]
+            .as_str()
+            .is_some_and(|m| m.contains(other)),
+        "{pages}"
     );
 }
 

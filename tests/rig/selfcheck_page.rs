@@ -133,12 +133,17 @@ impl World {
         ]
     }
 
+    /// The component as users run it: it reads each card when it is inserted.
     fn daemon(&self, config: &str) -> Daemon {
-        Daemon::start_at(self.data.path(), config, &self.env())
+        Daemon::start_at(
+            self.data.path(),
+            &format!("prefetch = true\n{config}"),
+            &self.env(),
+        )
     }
 
     fn check(&self, port: u16) -> Value {
-        let cfg = self.data.path().join("absent.toml");
+        let cfg = empty_config(self.data.path());
         let mut args = vec!["--data-dir", self.data.path().to_str().expect("data")];
         let port = port.to_string();
         args.extend([

@@ -395,3 +395,11 @@ pub fn eventually(what: &str, timeout: Duration, f: impl Fn() -> bool) {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// An empty configuration file in `dir` (all defaults), for commands given `--config`: a named
+/// file that does not exist is an error.
+pub fn empty_config(dir: &Path) -> PathBuf {
+    let p = dir.join("empty.toml");
+    std::fs::write(&p, "").expect("write empty config");
+    p
+}

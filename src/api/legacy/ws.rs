@@ -76,12 +76,19 @@ async fn session(
                 conn.as_ref()
                     .map_or(DEFAULT_FIRST_MESSAGE, |c| c.first_message_timeout)
             });
+    // A session that is not fully allowed ends at an absolute deadline: pings (or anything else)
+    // do not keep it open.
+    let deadline = (access != Access::Full).then(|| tokio::time::Instant::now() + idle);
     let (mut tx, mut rx) = socket.split();
     let mut shutdown = state.shutdown.clone();
     loop {
+        let wait = match deadline {
+            Some(d) => d.saturating_duration_since(tokio::time::Instant::now()),
+            None => idle,
+        };
         let msg = tokio::select! {
             _ = shutdown.changed() => break,
-            m = tokio::time::timeout(idle, rx.next()) => match m {
+            m = tokio::time::timeout(wait, rx.next()) => match m {
                 Err(_) => {
                     log::debug!("closing an /echo session quiet for {} ms", idle.as_millis());
                     break;
@@ -148,7 +155,8 @@ pub fn route(
                         state.contact.note(&origin);
                         Access::Full
                     }
-                    Ok(Caller::OwnPage) => Access::Full,
+                    // Our own pages never read the card over /echo.
+                    Ok(Caller::OwnPage) => Access::VersionOnly,
                     // The guard names a popup only for `/api/` posts.
                     Ok(Caller::Popup(_)) => Access::VersionOnly,
                     Err(code) => {
@@ -160,7 +168,16 @@ pub fn route(
                     .get(http::header::ORIGIN)
                     .and_then(|o| o.to_str().ok())
                     .unwrap_or("");
-                let place = match conn.as_ref().map(|c| c.capacity.claim(origin)) {
+                // A refused session takes a place of its own small pool, never one of the
+                // long-lived places allowed pages need.
+                let claim = |c: &Connection| {
+                    if access == Access::Refused {
+                        c.capacity.claim_refused()
+                    } else {
+                        c.capacity.claim(origin)
+                    }
+                };
+                let place = match conn.as_ref().map(claim) {
                     Some(Ok(place)) => place,
                     Some(Err(full)) => {
                         log::info!("legacy WebSocket not admitted: {full:?} full");

@@ -22,7 +22,7 @@ if [ "${NHI_PRIVATE_RIG:-}" = 1 ]; then
 
   target/debug/nhi-card-sim --port 35963 >/dev/null 2>&1 &
   # Before the first start: one failing row says so; the certificate rows wait for it.
-  for _ in $(seq 1 100); do as_user /usr/bin/nhi-bridge readers 2>/dev/null | grep -q "Virtual PCD 00 00" && break; sleep 0.1; done
+  for _ in $(seq 1 100); do as_user /usr/bin/nhi-bridge readers --json 2>/dev/null | tr -d ' ' | grep -q '"card_present":true' && break; sleep 0.1; done
   set +e
   as_user /usr/bin/nhi-bridge check --json >"$work/first.json"
   code=$?
@@ -157,7 +157,14 @@ echo "test-deb: installed (hosts line, user unit enabled globally, autostart ent
 
 NHI_TEST_DEB_WORK=$work bash scripts/private-rig.sh bash scripts/test-deb.sh
 
+# An unrelated program that happens to be called nhi-bridge must survive the removal.
+mkdir -p "$work/other"
+cp /bin/sleep "$work/other/nhi-bridge"
+"$work/other/nhi-bridge" 600 &
+other=$!
 apt-get purge -y -qq nhi-bridge >/dev/null
+kill -0 "$other" 2>/dev/null || { echo "test-deb: the removal stopped an unrelated program named nhi-bridge" >&2; exit 1; }
+kill "$other"; wait "$other" 2>/dev/null || true
 for f in /usr/bin/nhi-bridge /usr/lib/systemd/user/nhi-bridge.service /etc/xdg/autostart/nhi-bridge.desktop \
          /etc/systemd/user/graphical-session.target.wants/nhi-bridge.service /home/nhitest/.local/share/nhi-bridge; do
   [ ! -e "$f" ] || { echo "test-deb: left after purge: $f" >&2; exit 1; }

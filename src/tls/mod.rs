@@ -91,6 +91,8 @@ pub struct Material {
 pub enum Reason {
     /// There was none.
     Missing,
+    /// This file of the three was missing (someone deleted it); the others were there.
+    Incomplete(&'static str),
     /// A file is corrupt, or the key, leaf and CA do not belong together.
     Unreadable,
     /// The leaf expires within 30 days.
@@ -103,6 +105,12 @@ impl std::fmt::Display for Reason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Reason::Missing => "no certificate yet",
+            Reason::Incomplete(file) => {
+                return write!(
+                    f,
+                    "{file} was missing (the other certificate files were there): a new pair replaces them all, and the browsers' trust is renewed for it"
+                )
+            }
             Reason::Unreadable => "the stored certificate or key is unreadable or does not match",
             Reason::ExpiresSoon => "the certificate expires within 30 days",
             Reason::Requested => "renewal was requested",
@@ -130,6 +138,21 @@ fn load(paths: &Paths) -> Result<Material, LoadFailure> {
         })),
     };
     let corrupt = |_| LoadFailure::Reissue(Reason::Unreadable);
+    let files = [
+        (&paths.leaf, "leaf.pem"),
+        (&paths.ca, "ca.pem"),
+        (&paths.key, "leaf.key"),
+    ];
+    let missing: Vec<&'static str> = files
+        .iter()
+        .filter(|(p, _)| !p.exists())
+        .map(|(_, name)| *name)
+        .collect();
+    match missing.as_slice() {
+        [] => {}
+        [_, _, _] => return Err(LoadFailure::Reissue(Reason::Missing)),
+        [first, ..] => return Err(LoadFailure::Reissue(Reason::Incomplete(first))),
+    }
     let (leaf_pem, ca_pem, key_pem) = (read(&paths.leaf)?, read(&paths.ca)?, read(&paths.key)?);
     let chain = X509::stack_from_pem(&leaf_pem).map_err(corrupt)?;
     let leaf = chain
@@ -149,6 +172,23 @@ fn load(paths: &Paths) -> Result<Material, LoadFailure> {
         return Err(LoadFailure::Reissue(Reason::ExpiresSoon));
     }
     Ok(Material { ca, leaf, key })
+}
+
+/// Makes the key file its owner's alone.
+fn restrict_key(paths: &Paths) -> Result<(), TlsError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&paths.key, fs::Permissions::from_mode(0o600)).map_err(|source| {
+            TlsError::Write {
+                path: paths.key.clone(),
+                source,
+            }
+        })?;
+    }
+    #[cfg(not(unix))]
+    let _ = paths;
+    Ok(())
 }
 
 /// Whole days until the certificate expires (negative when expired).
@@ -212,7 +252,18 @@ pub fn issue_and_store(paths: &Paths, leaf_days: u32) -> Result<Material, TlsErr
 /// Returns the reason when it issued.
 pub fn ensure(paths: &Paths) -> Result<(Material, Option<Reason>), TlsError> {
     match load(paths) {
-        Ok(m) => Ok((m, None)),
+        Ok(m) => {
+            // A key others can read (restored from a backup, copied by hand) is made private
+            // again before it is served, and that is said.
+            if key_exposed(paths) {
+                restrict_key(paths)?;
+                log::warn!(
+                    "the private key {} was readable by other users; it is now readable by its owner only (0600)",
+                    paths.key.display()
+                );
+            }
+            Ok((m, None))
+        }
         Err(LoadFailure::Reissue(reason)) => {
             Ok((issue_and_store(paths, ca::LEAF_DAYS)?, Some(reason)))
         }
@@ -416,7 +467,7 @@ mod tests {
         )
         .unwrap();
         let (_, why) = ensure(&paths).unwrap();
-        assert_eq!(why, Some(Reason::Missing));
+        assert_eq!(why, Some(Reason::Incomplete("leaf.key")));
         assert_eq!(
             fs::metadata(&paths.key).unwrap().permissions().mode() & 0o777,
             0o600
@@ -424,6 +475,26 @@ mod tests {
         assert!(!key_exposed(&paths));
         fs::set_permissions(&paths.key, fs::Permissions::from_mode(0o644)).unwrap();
         assert!(key_exposed(&paths));
+        // Served again: the same pair, with the key made private.
+        let (_, why) = ensure(&paths).unwrap();
+        assert_eq!(why, None);
+        assert!(!key_exposed(&paths));
+    }
+
+    #[test]
+    fn a_deleted_ca_is_named_and_everything_is_reissued() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::new(dir.path());
+        let old = issue_and_store(&paths, ca::LEAF_DAYS).unwrap();
+        fs::remove_file(&paths.ca).unwrap();
+        let (new, why) = ensure(&paths).unwrap();
+        assert_eq!(why, Some(Reason::Incomplete("ca.pem")));
+        let said = why.unwrap().to_string();
+        assert!(
+            said.contains("ca.pem") && said.contains("trust is renewed"),
+            "{said}"
+        );
+        assert_ne!(old.leaf.to_der().unwrap(), new.leaf.to_der().unwrap());
     }
 
     #[test]

@@ -739,79 +739,35 @@ fn hosts(f: &Facts<'_>) -> Check {
 
 /// `pcsc`: the smart-card service answers.
 fn pcsc(f: &Facts<'_>) -> Check {
-    if f.pcsc_up {
-        Check::ok("pcsc", texts::PCSC_UP.zh, texts::PCSC_UP.en)
-    } else {
-        Check::bad(
-            "pcsc",
-            Status::Fail,
-            text(texts::PCSC_DOWN),
-            text(texts::PCSC_FIX),
-        )
-    }
+    super::model::pcsc_row(f.pcsc_up)
 }
 
-/// `readers`: at least one reader is connected.
+fn reader_names(f: &Facts<'_>) -> Vec<String> {
+    f.readers.iter().map(|r| r.name.clone()).collect()
+}
+
+/// `readers`: at least one reader is connected (the page's row, from the same function).
 fn readers(f: &Facts<'_>) -> Check {
-    if !f.pcsc_up {
-        Check::bad(
-            "readers",
-            Status::Fail,
-            pair("無法列出讀卡機", "Cannot list readers"),
-            needs("pcsc"),
-        )
-    } else if f.readers.is_empty() {
-        Check::bad(
-            "readers",
-            Status::Fail,
-            text(texts::NO_READER),
-            text(texts::NO_READER_FIX),
-        )
-    } else {
-        let names: Vec<&str> = f.readers.iter().map(|r| r.name.as_str()).collect();
-        Check::ok(
-            "readers",
-            format!("{}{}", texts::READERS.zh, names.join("、")),
-            format!("{}{}", texts::READERS.en, names.join(", ")),
-        )
-    }
+    super::model::readers_row(f.pcsc_up, &reader_names(f))
 }
 
-/// `card`: a card is in a reader.
+/// `card`: a card is in a reader (the page's row, from the same function).
 fn card(f: &Facts<'_>) -> Check {
-    let with_card = f.with_card();
-    if f.readers.is_empty() {
-        Check::bad(
-            "card",
-            Status::Fail,
-            pair("無法檢查卡片", "Cannot check for a card"),
-            needs(if f.pcsc_up { "readers" } else { "pcsc" }),
-        )
-    } else if with_card.is_empty() {
-        Check::bad(
-            "card",
-            Status::Fail,
-            text(texts::NO_CARD),
-            text(texts::NO_CARD_FIX),
-        )
-    } else {
-        Check::ok(
-            "card",
-            format!("{}{}", texts::CARD_IN.zh, with_card.join("、")),
-            format!("{}{}", texts::CARD_IN.en, with_card.join(", ")),
-        )
-    }
+    let with: Vec<String> = f.with_card().into_iter().map(str::to_owned).collect();
+    super::model::card_present_row(f.pcsc_up, &reader_names(f), &with)
 }
 
 /// `card.nhi`: the card is an NHI card and reads (number shown masked).
 fn card_nhi(f: &Facts<'_>) -> Check {
     if f.with_card().is_empty() {
-        Check::bad(
+        let mut c = Check::bad(
             "card.nhi",
             Status::Fail,
             pair("無法檢查健保卡", "Cannot check the NHI card"),
             needs("card"),
-        )
+        );
+        c.waiting_for = Some("card");
+        c
     } else {
         let preferred = f.env.config.reader.clone();
         let p = f.pcsc.clone();
@@ -830,18 +786,7 @@ fn card_nhi(f: &Facts<'_>) -> Check {
                 format!("The NHI card reads correctly (card number {masked})"),
             )
             .target(reader),
-            Err(e) => Check::bad(
-                "card.nhi",
-                Status::Fail,
-                pair(
-                    format!("[{}] {}", e.code, e.code.message_zh()),
-                    format!("[{}] {}", e.code, e.code.message_en()),
-                ),
-                pair(
-                    "確認插入的是健保卡、晶片朝上；重新插入後再試",
-                    "Make sure it is the NHI card, chip side up; re-insert it and retry",
-                ),
-            ),
+            Err(e) => super::model::card_error_row("card.nhi", e.code),
         }
     }
 }

@@ -73,6 +73,60 @@ fn pair(t: Text) -> (String, String) {
     (t.zh.to_owned(), t.en.to_owned())
 }
 
+/// `pcsc`: the smart-card service answers. (`check` and the page alike.)
+pub fn pcsc_row(up: bool) -> Check {
+    if up {
+        ok("pcsc", texts::PCSC_UP)
+    } else {
+        fail("pcsc", pair(texts::PCSC_DOWN), texts::PCSC_FIX)
+    }
+}
+
+/// `readers`: at least one reader is connected; waits for `pcsc`.
+pub fn readers_row(pcsc_up: bool, readers: &[String]) -> Check {
+    if !pcsc_up {
+        wait("readers", "pcsc")
+    } else if readers.is_empty() {
+        fail("readers", pair(texts::NO_READER), texts::NO_READER_FIX)
+    } else {
+        Check::ok(
+            "readers",
+            format!("{}{}", texts::READERS.zh, readers.join("、")),
+            format!("{}{}", texts::READERS.en, readers.join(", ")),
+        )
+    }
+}
+
+/// `card`: a card is in a reader; waits for `pcsc` and `readers`.
+pub fn card_present_row(pcsc_up: bool, readers: &[String], with_card: &[String]) -> Check {
+    if !pcsc_up {
+        wait("card", "pcsc")
+    } else if readers.is_empty() {
+        wait("card", "readers")
+    } else if with_card.is_empty() {
+        fail("card", pair(texts::NO_CARD), texts::NO_CARD_FIX)
+    } else {
+        Check::ok(
+            "card",
+            format!("{}{}", texts::CARD_IN.zh, with_card.join("、")),
+            format!("{}{}", texts::CARD_IN.en, with_card.join(", ")),
+        )
+    }
+}
+
+/// A card that could not be read, as `check`'s `card.nhi`, the page's `card` row and the tray
+/// tell it: the code, its words, the fix for that code.
+pub fn card_error_row(id: &'static str, code: crate::error::ErrorCode) -> Check {
+    fail(
+        id,
+        (
+            format!("[{code}] {}", code.message_zh()),
+            format!("[{code}] {}", code.message_en()),
+        ),
+        texts::card_fix(code),
+    )
+}
+
 /// The page's model of `f`.
 pub fn page(f: &PageFacts) -> PageModel {
     let mut checks = vec![
@@ -103,44 +157,16 @@ pub fn page(f: &PageFacts) -> PageModel {
         } else {
             fail("hosts", pair(texts::HOSTS_MISSING), texts::TRUST_FIX)
         },
-        if f.pcsc_up {
-            ok("pcsc", texts::PCSC_UP)
-        } else {
-            fail("pcsc", pair(texts::PCSC_DOWN), texts::PCSC_FIX)
-        },
+        pcsc_row(f.pcsc_up),
     ];
-    checks.push(if !f.pcsc_up {
-        wait("readers", "pcsc")
-    } else if f.readers.is_empty() {
-        fail("readers", pair(texts::NO_READER), texts::NO_READER_FIX)
-    } else {
-        Check::ok(
-            "readers",
-            format!("{}{}", texts::READERS.zh, f.readers.join("、")),
-            format!("{}{}", texts::READERS.en, f.readers.join(", ")),
-        )
-    });
-    checks.push(if !f.pcsc_up {
-        wait("card", "pcsc")
-    } else if f.readers.is_empty() {
-        wait("card", "readers")
-    } else if f.with_card.is_empty() {
-        fail("card", pair(texts::NO_CARD), texts::NO_CARD_FIX)
+    checks.push(readers_row(f.pcsc_up, &f.readers));
+    let present = card_present_row(f.pcsc_up, &f.readers, &f.with_card);
+    checks.push(if present.status != Status::Ok {
+        present
     } else {
         match f.card {
-            CardCheck::Readable => Check::ok(
-                "card",
-                format!("{}{}", texts::CARD_IN.zh, f.with_card.join("、")),
-                format!("{}{}", texts::CARD_IN.en, f.with_card.join(", ")),
-            ),
-            CardCheck::Failed(code) => fail(
-                "card",
-                (
-                    format!("[{code}] {}", code.message_zh()),
-                    format!("[{code}] {}", code.message_en()),
-                ),
-                texts::card_fix(code),
-            ),
+            CardCheck::Readable => present,
+            CardCheck::Failed(code) => card_error_row("card", code),
             CardCheck::Unknown => {
                 let mut c = ok("card", texts::CARD_CHECKING);
                 c.status = Status::Warn;

@@ -3,6 +3,7 @@
 // an open page (the component stopping and coming back, a card, pcscd):
 //   {"cmd":"wait","expr":"…","timeout":2000}   until the expression is truthy; answers its value
 //   {"cmd":"run","expr":"…"}                   the expression's value now
+//   {"cmd":"shot","path":"…png"}                a screenshot of the whole page
 // The first line answered is {"ok":"loaded"} once the page's script has run.
 // Usage: node live-page.mjs URL HOME
 import { chromium } from 'playwright-core';
@@ -17,7 +18,7 @@ const browser = await chromium.launch({
 });
 const say = (o) => process.stdout.write(JSON.stringify(o) + '\n');
 try {
-  const page = await browser.newPage();
+  const page = await browser.newPage({ viewport: { width: 900, height: 760 } });
   let reloads = 0;
   page.on('load', () => { reloads += 1; });
   await page.goto(url);
@@ -40,6 +41,9 @@ try {
         say({ ok: v });
       } else if (c.cmd === 'run') {
         say({ ok: await page.evaluate(c.expr) });
+      } else if (c.cmd === 'shot') {
+        await page.screenshot({ path: c.path, fullPage: true });
+        say({ ok: c.path });
       } else if (c.cmd === 'loads') {
         say({ ok: reloads });
       } else {

@@ -241,10 +241,13 @@ fn card_checks_follow_the_card() {
         pcsc["fix_en"].as_str().unwrap_or("").contains("pcscd"),
         "{pcsc}"
     );
-    assert!(row(&report, "readers")["fix_en"]
-        .as_str()
-        .unwrap_or("")
-        .contains("pcsc"));
+    // ... and the rows that depend on it wait for it instead of giving fixes of their own, as the
+    // page's rows do (the same functions make both).
+    for id in ["readers", "card"] {
+        let r = row(&report, id);
+        assert_eq!(r["waiting_for"], "pcsc", "{id}: {r}");
+        assert!(r["fix_en"].is_null(), "{id}: {r}");
+    }
     let cfg = empty_config(w.data.path());
     let human = w.run(&[
         "check",
@@ -255,6 +258,11 @@ fn card_checks_follow_the_card() {
     ]);
     assert_eq!(human.status.code(), Some(51));
     assert!(text(&human.stdout).contains("systemctl enable --now pcscd.socket"));
+    assert!(
+        text(&human.stdout).contains("[WAIT]"),
+        "{}",
+        text(&human.stdout)
+    );
     stopped.restart();
 }
 

@@ -79,6 +79,15 @@ impl LivePage {
         self.send(json!({"cmd": "run", "expr": expr}))
     }
 
+    /// With `NHI_BRIDGE_SCREENSHOT_DIR` set (scripts/screenshot.sh), saves the page as
+    /// `self-check-<name>.png` there: the documentation's pictures of each state.
+    fn shot(&mut self, name: &str) {
+        if let Some(dir) = std::env::var_os("NHI_BRIDGE_SCREENSHOT_DIR") {
+            let path = Path::new(&dir).join(format!("self-check-{name}.png"));
+            self.send(json!({"cmd": "shot", "path": path}));
+        }
+    }
+
     fn loads(&mut self) -> Value {
         self.send(json!({"cmd": "loads"}))
     }
@@ -188,6 +197,7 @@ fn a_card_that_is_not_an_nhi_card_is_never_green_and_told_in_checks_words() {
     let shown = page.run("document.querySelector('#row-card .msg .zh').textContent");
     let shown = shown.as_str().unwrap_or_default().to_owned();
     assert!(shown.starts_with("[7005]"), "{shown}");
+    page.shot("foreign-card");
     // Reloaded, still not green.
     let again = d.get("/", None).text();
     assert!(again.contains(r#"id="row-card" class="fail""#), "{again}");
@@ -221,6 +231,7 @@ fn the_page_says_the_component_stopped_and_recovers_by_itself_when_it_is_back() 
         2000,
     );
     assert_eq!(page.class("row-daemon"), "fail");
+    page.shot("stopped");
 
     // Back on the same port (a new page token): the open page recovers without a reload, and the
     // component does not take it for a foreign site.
@@ -263,6 +274,7 @@ fn with_pcscd_down_only_its_row_fails_and_the_others_wait_for_it() {
         assert_eq!(fix, "", "{id} gives a fix of its own");
     }
     assert_eq!(page.class("verdict"), "verdict fail");
+    page.shot("pcscd-down");
 
     stopped.restart();
     page.wait(VERDICT_OK, 20000);

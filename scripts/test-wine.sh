@@ -250,8 +250,14 @@ unshare -m -n -p -f --mount-proc --propagation private -- bash -c '
     # A major upgrade: the next version replaces this one (the old one'"'"'s removal stops the
     # running component first), starts itself, and is the only one registered.
     if [ -f "$NHI_WORK/nhi-bridge-next.msi" ]; then
+      # Wine runs the old package'"'"'s removal without UPGRADINGPRODUCTCODE (Windows sets it), so
+      # the removing user'"'"'s data goes here, the log among it: follow the log from here.
+      tail -n +1 -F "$ulog" >"$NHI_WORK/ulog.upgrade" 2>/dev/null &
+      follower=$!
       inside wine msiexec /i "Z:\\opt\\nhi\\nhi-bridge-next.msi" /qn >/dev/null 2>&1 || fail "msiexec /i of the next version"
-      [ "$(grep -c "asked to stop (nhi-bridge stop)" "$ulog")" = 1 ] || fail "the upgrade did not stop the running component: $(cat "$ulog")"
+      for _ in $(seq 1 100); do [ "$(grep -c "asked to stop (nhi-bridge stop)" "$NHI_WORK/ulog.upgrade")" = 1 ] && break; sleep 0.1; done
+      kill "$follower" 2>/dev/null || true
+      [ "$(grep -c "asked to stop (nhi-bridge stop)" "$NHI_WORK/ulog.upgrade")" = 1 ] || fail "the upgrade did not stop the running component: $(cat "$NHI_WORK/ulog.upgrade")"
       served 7777 "${uca#$r}" || fail "the upgrade did not start the new component"
       running "Program Files" || fail "no component running after the upgrade"
       products=$(inside wine reg query "HKLM\\Software\\Microsoft\\Windows\\CurrentVersion\\Uninstall" /s 2>/dev/null | tr -d "\r")
@@ -260,7 +266,7 @@ unshare -m -n -p -f --mount-proc --propagation private -- bash -c '
       installed=nhi-bridge-next.msi
       echo "test-wine: MSI: the next version replaced the running one (stopped, upgraded, started): ok" >&2
     fi
-    before=$(grep -c "asked to stop (nhi-bridge stop)" "$ulog")
+    before=$(grep -c "asked to stop (nhi-bridge stop)" "$ulog" 2>/dev/null || true)
     # The removal deletes the user'"'"'s data, the log among it: follow the log from here.
     tail -n +1 -F "$ulog" >"$NHI_WORK/ulog.copy" 2>/dev/null &
     follower=$!

@@ -293,7 +293,13 @@ where
                 body,
                 conn,
             };
-            route(&state, req).await
+            // Card operations wait their turn queued under this page's origin (fair between
+            // pages: `service::fair`).
+            let origin = match &caller {
+                Caller::Site(o) | Caller::Popup(o) => o.clone(),
+                _ => String::new(),
+            };
+            crate::service::fair::as_caller(&origin, route(&state, req)).await
         }
     };
     guard::add_cors(resp.headers_mut(), &caller);

@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::broadcast;
 
+use super::fair::FairLock;
+
 use crate::error::ErrorCode;
 use crate::reader::monitor::{EventSink, Monitor, ReaderEvent};
 use crate::reader::Pcsc;
@@ -84,7 +86,8 @@ pub struct CardService {
     sam: SamConfig,
     /// Where prefetches run; `None` (no prefetch) when started outside a tokio runtime.
     prefetch: Option<tokio::runtime::Handle>,
-    io: Arc<tokio::sync::Mutex<()>>,
+    /// The card's turn, round robin over the origins waiting (see [`super::fair`]).
+    io: Arc<FairLock>,
     snapshot: RwLock<Snapshot>,
     cache: Arc<Mutex<HashMap<String, Cached>>>,
     events: broadcast::Sender<ReaderEvent>,
@@ -147,7 +150,7 @@ impl CardService {
                 .prefetch
                 .then(tokio::runtime::Handle::try_current)
                 .and_then(Result::ok),
-            io: Arc::new(tokio::sync::Mutex::new(())),
+            io: Arc::new(FairLock::default()),
             snapshot: RwLock::new(initial),
             cache: Arc::new(Mutex::new(HashMap::new())),
             events,
@@ -356,7 +359,7 @@ impl CardService {
         if let Some(hit) = self.confirmed(want.as_deref(), deadline).await {
             return Ok(hit);
         }
-        let turn = tokio::time::timeout_at(deadline.into(), self.io.clone().lock_owned())
+        let turn = tokio::time::timeout_at(deadline.into(), self.io.lock())
             .await
             .map_err(|_| Self::waited_too_long())?;
         // Whoever held the lock may have just read this very card.
@@ -393,7 +396,7 @@ impl CardService {
         let sam = self.sam.clone();
         run_blocking_until(deadline, move |_| hsign::check_sam(&sam, deadline)).await?;
         let wait = deadline.min(Instant::now() + self.timeout);
-        let turn = tokio::time::timeout_at(wait.into(), self.io.clone().lock_owned())
+        let turn = tokio::time::timeout_at(wait.into(), self.io.lock())
             .await
             .map_err(|_| Self::waited_too_long())?;
         let pcsc = self.pcsc.clone();

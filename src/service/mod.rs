@@ -5,6 +5,7 @@
 //! reader failures to the stable [`ErrorCode`]s. The daemon's `CardService` grows here.
 
 pub mod card_service;
+pub mod fair;
 pub mod hsign;
 
 use std::sync::atomic::{AtomicBool, Ordering};

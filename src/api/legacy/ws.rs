@@ -64,6 +64,7 @@ async fn session(
     socket: WebSocket,
     state: Arc<AppState>,
     access: Access,
+    origin: String,
     conn: Option<Connection>,
     _place: LongLived,
 ) {
@@ -121,7 +122,7 @@ async fn session(
             .await;
             break;
         }
-        let out = reply(&state, &cmd).await;
+        let out = crate::service::fair::as_caller(&origin, reply(&state, &cmd)).await;
         match tokio::time::timeout(SEND_TIMEOUT, tx.send(Message::text(out))).await {
             Ok(Ok(())) => {}
             _ => return,
@@ -190,9 +191,10 @@ pub fn route(
                     },
                 };
                 let state = state.clone();
+                let origin = origin.to_owned();
                 ws.max_message_size(MAX_FRAME)
                     .max_frame_size(MAX_FRAME)
-                    .on_upgrade(move |socket| session(socket, state, access, conn, place))
+                    .on_upgrade(move |socket| session(socket, state, access, origin, conn, place))
                     .into_response()
             },
         )

@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 mode=${1:-all}
 
 APT_PACKAGES=(pcscd libpcsclite-dev vsmartcard-vpcd pcsc-tools libssl-dev pkg-config procps iproute2
-  util-linux curl ca-certificates chromium libnss3-tools python3-venv
+  util-linux curl ca-certificates chromium libnss3-tools python3-venv shellcheck
   # the tray icon: build (GTK 3, AppIndicator) and its test (Xvfb, a session bus, a D-Bus host)
   libgtk-3-dev libayatana-appindicator3-dev libayatana-appindicator3-1 xvfb xauth dbus-daemon
   python3-dbus python3-gi

@@ -16,6 +16,8 @@ command -v cargo >/dev/null || {
 bash scripts/setup-rig.sh --packages-only
 
 cargo fmt --all -- --check
+# The shell that stays (namespace and package glue): shellcheck, warnings and errors.
+shellcheck -S warning scripts/*.sh .ci/run installer/linux/postinst installer/linux/prerm installer/linux/postrm
 cargo clippy --workspace --all-targets -- -D warnings
 # The tray's code too (feature `tray`, as the packages are built), and the Windows build's.
 cargo clippy --workspace --all-targets --features tray -- -D warnings

@@ -8,7 +8,9 @@ set -euo pipefail
 root=${NHI_TRIXIE_DIR:-$HOME/.cache/nhi-bridge/trixie}
 [ -f "$root/root/.wine-pristine/system.reg" ] || { echo "wine-runner: run scripts/test-wine.sh once first" >&2; exit 2; }
 exe=$(realpath "$1"); shift
-export NHI_ROOT=$root NHI_EXE_DIR=$(dirname "$exe") NHI_EXE=$(basename "$exe")
+exe_dir=$(dirname "$exe")
+exe_name=$(basename "$exe")
+export NHI_ROOT=$root NHI_EXE_DIR=$exe_dir NHI_EXE=$exe_name
 exec unshare -m -n -p -f --mount-proc --propagation private -- bash -c '
   set -euo pipefail
   r=$NHI_ROOT

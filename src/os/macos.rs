@@ -41,7 +41,7 @@ pub fn read_policy(browser: Browser) -> PolicyState {
 }
 
 const UNSUPPORTED: &str =
-    "macOS: browser policies come from a configuration profile (see docs/self-check.md)";
+    "macOS: browser policies come from a configuration profile (see self-check.md in the documentation)";
 
 pub fn write_policy(_browser: Browser, _patterns: &[String]) -> Result<PolicyChange, PolicyError> {
     Err(PolicyError::Unsupported(UNSUPPORTED))

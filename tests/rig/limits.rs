@@ -457,3 +457,50 @@ fn refused_websockets_do_not_crowd_out_an_allowed_page_and_pings_do_not_keep_the
     }
     assert!(closed, "pings kept a refused socket open for 15 s");
 }
+
+#[test]
+#[ignore = "rig: needs scripts/private-rig.sh (which passes --include-ignored)"]
+fn under_churn_of_refused_websockets_an_nhi_pages_echo_and_events_succeed() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let _rig = rig();
+    let d = Arc::new(Daemon::start(""));
+    let stop = Arc::new(AtomicBool::new(false));
+    // 4 foreign origins × 48 sockets, each reopened as soon as it is closed (the audit's page):
+    // enough to fill every long-lived place when refused sockets took them. A socket turned
+    // away is retried after 20 ms, so the churn does not starve the machine's two cores.
+    let workers: Vec<_> = (0..192)
+        .map(|i| {
+            let (d, stop) = (d.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let origin = format!("https://evil{}.example", i % 4);
+                while !stop.load(Ordering::Relaxed) {
+                    match wss(&d, Some(&origin)) {
+                        Ok(mut ws) => {
+                            ws.closed_by_peer(Duration::from_secs(6));
+                        }
+                        Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                    }
+                }
+            })
+        })
+        .collect();
+    let tries = 100;
+    let mut ok = 0;
+    for _ in 0..tries {
+        let echo = wss(&d, Some(NHI_ORIGIN))
+            .ok()
+            .and_then(|mut ws| ws.send("GetVersion"))
+            .is_some_and(|r| r == "GetVersion:0011");
+        let sse = EventStream::open(&d.ca, d.port, NHI_ORIGIN).status == 200;
+        ok += usize::from(echo && sse);
+    }
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        let _ = w.join();
+    }
+    println!(
+        "under refused-WebSocket churn: {ok}/{tries} NHI /echo + event-stream tries succeeded"
+    );
+    assert!(ok * 100 >= tries * 99, "only {ok} of {tries} succeeded");
+}

@@ -33,14 +33,8 @@ exec unshare -m -n -p -f --mount-proc --propagation private -- bash -c '
   set -euo pipefail
   ip link set lo up
   # Private /etc and /usr/local/share: writes land in a tmpfs (see the top of this script).
-  changes=$(mktemp -d "$NHI_RIG_LOG_DIR/overlay.XXXXXX")
-  mount -t tmpfs tmpfs "$changes"
-  for dir in /etc /usr/local/share; do
-    name=$(echo "$dir" | tr / _)
-    mkdir -p "$changes/$name/upper" "$changes/$name/work"
-    mount -t overlay overlay -o "lowerdir=$dir,upperdir=$changes/$name/upper,workdir=$changes/$name/work" "$dir"
-  done
-  export NHI_RIG_OVERLAY="$changes"
+  NHI_RIG_OVERLAY=$(TMPDIR=$NHI_RIG_LOG_DIR bash scripts/private-etc.sh)
+  export NHI_RIG_OVERLAY
   mount -t tmpfs tmpfs /run/pcscd
   pcscd -f >"$NHI_RIG_LOG_DIR/pcscd.log" 2>&1 </dev/null &
   for _ in $(seq 1 100); do

@@ -17,13 +17,7 @@ if [ "${NHI_SAFE_CHECK_INSIDE:-}" != 1 ]; then
 fi
 
 ip link set lo up
-changes=$(mktemp -d /tmp/nhi-safe-check.XXXXXX)
-mount -t tmpfs tmpfs "$changes"
-for dir in /etc /usr/local/share; do
-  name=$(echo "$dir" | tr / _)
-  mkdir -p "$changes/$name/upper" "$changes/$name/work"
-  mount -t overlay overlay -o "lowerdir=$dir,upperdir=$changes/$name/upper,workdir=$changes/$name/work" "$dir"
-done
+changes=$(bash scripts/private-etc.sh)
 mkdir -p /run/pcscd
 mount -t tmpfs tmpfs /run/pcscd
 pcscd -f >/dev/null 2>&1 </dev/null &

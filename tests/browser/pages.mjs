@@ -8,25 +8,11 @@
 //   {"cmd":"requests"}                                   URLs the page made requests to
 // Usage: node pages.mjs HOME CERT KEY [public]   ("public": the fixture server is a public address)
 import { chromium } from 'playwright-core';
-import { createServer } from 'node:https';
-import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { serveFixture } from './fixture-server.mjs';
 
 const [home, cert, key, mode] = process.argv.slice(2);
-const here = (p) => fileURLToPath(new URL(p, import.meta.url));
-const files = {
-  '/': ['text/html; charset=utf-8', readFileSync(here('./fixture/index.html'))],
-  '/nhi-client.js': ['text/javascript', readFileSync(here('./fixture/nhi-client.js'))],
-  '/jquery.js': ['text/javascript', readFileSync(here('./node_modules/jquery/dist/jquery.min.js'))],
-};
-const server = createServer({ cert: readFileSync(cert), key: readFileSync(key) }, (req, res) => {
-  const f = files[new URL(req.url, 'https://x').pathname];
-  if (!f) { res.writeHead(404); res.end(); return; }
-  res.writeHead(200, { 'Content-Type': f[0], 'Cache-Control': 'no-store' });
-  res.end(f[1]);
-});
-await new Promise((ok, fail) => { server.once('error', fail); server.listen(443, '127.0.0.1', ok); });
+const server = await serveFixture(cert, key);
 
 const args = ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-quic',
   '--disable-background-networking', '--disable-component-update', '--disable-sync',

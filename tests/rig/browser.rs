@@ -10,6 +10,54 @@ use std::time::Duration;
 use crate::https::*;
 use crate::support::*;
 
+/// A driver (tests/browser/`script`) run by node with `args`, answering one JSON line per
+/// command: its process, its stdin and its stdout lines as they come.
+pub fn node_driver(
+    script: &str,
+    args: &[&std::ffi::OsStr],
+) -> (
+    std::process::Child,
+    std::process::ChildStdin,
+    std::sync::mpsc::Receiver<String>,
+) {
+    use std::io::{BufRead, BufReader};
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/browser")
+        .join(script);
+    let mut child = Command::new("node")
+        .arg(&path)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("node (run scripts/setup-rig.sh)");
+    let stdin = child.stdin.take().expect("stdin");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (child, stdin, lines)
+}
+
+/// The driver's next answer: its `ok` value (a failed command fails the test with its words).
+pub fn driver_answer(lines: &std::sync::mpsc::Receiver<String>, what: &str) -> serde_json::Value {
+    let line = lines
+        .recv_timeout(Duration::from_secs(60))
+        .unwrap_or_else(|_| panic!("no answer to {what} within 60 s"));
+    let v: serde_json::Value =
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    match v.get("ok") {
+        Some(ok) => ok.clone(),
+        None => panic!("{what} failed: {v}"),
+    }
+}
+
 /// A HOME whose NSS database (what Chromium on Linux trusts) holds each CA in `cas`, as the
 /// installer makes the daemon's trusted.
 pub fn home_trusting(cas: &[&Path]) -> tempfile::TempDir {

@@ -5,7 +5,7 @@
 //! certificate-error flags anywhere. A page of another origin (`https://evil.example`) runs the
 //! same code and must get nothing.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
@@ -21,7 +21,7 @@ use openssl::x509::extension::{BasicConstraints, SubjectAlternativeName};
 use openssl::x509::{X509Name, X509};
 use serde_json::{json, Value};
 
-use crate::browser::home_trusting;
+use crate::browser::{driver_answer, home_trusting, node_driver};
 use crate::https::*;
 use crate::support::*;
 
@@ -117,28 +117,11 @@ impl Browser {
         let dir = tempfile::tempdir().expect("tempdir");
         let (pages_ca, cert, key) = fixture_tls(dir.path());
         let home = home_trusting(&[daemon_ca, &pages_ca]);
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/pages.mjs");
-        let mut child = Command::new("node")
-            .arg(&script)
-            .arg(home.path())
-            .arg(&cert)
-            .arg(&key)
-            .args(public.then_some("public"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("node (run scripts/setup-rig.sh)");
-        let stdin = child.stdin.take().expect("stdin");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let mut args = vec![home.path().as_os_str(), cert.as_os_str(), key.as_os_str()];
+        if public {
+            args.push("public".as_ref());
+        }
+        let (child, stdin, lines) = node_driver("pages.mjs", &args);
         Browser {
             child,
             stdin,
@@ -150,15 +133,7 @@ impl Browser {
 
     fn send(&mut self, cmd: Value) -> Value {
         writeln!(self.stdin, "{cmd}").expect("write command");
-        let line = self
-            .lines
-            .recv_timeout(Duration::from_secs(60))
-            .unwrap_or_else(|_| panic!("no answer to {cmd} within 60 s"));
-        let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
-        match v.get("ok") {
-            Some(ok) => ok.clone(),
-            None => panic!("{cmd} failed: {v}"),
-        }
+        driver_answer(&self.lines, &cmd.to_string())
     }
 
     fn open(&mut self, origin: &str, grant: bool) {

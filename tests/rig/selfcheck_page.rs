@@ -3,15 +3,15 @@
 //! paints the rows the component computes (`/selfcheck.json`), so these also check that `check`,
 //! the page and the tray tell the same thing in the same words.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin};
 use std::sync::mpsc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::browser::home_trusting;
+use crate::browser::{driver_answer, home_trusting, node_driver};
 use crate::https::*;
 use crate::support::*;
 
@@ -24,50 +24,19 @@ struct LivePage {
 
 impl LivePage {
     fn open(url: &str, home: &Path) -> LivePage {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/live-page.mjs");
-        let mut child = Command::new("node")
-            .arg(&script)
-            .arg(url)
-            .arg(home)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("node (run scripts/setup-rig.sh)");
-        let stdin = child.stdin.take().expect("stdin");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut page = LivePage {
+        let (child, stdin, lines) = node_driver("live-page.mjs", &[url.as_ref(), home.as_os_str()]);
+        let page = LivePage {
             child,
             stdin,
             lines,
         };
-        assert_eq!(page.answer("open"), "loaded");
+        assert_eq!(driver_answer(&page.lines, "open"), "loaded");
         page
-    }
-
-    fn answer(&mut self, what: &str) -> Value {
-        let line = self
-            .lines
-            .recv_timeout(Duration::from_secs(60))
-            .unwrap_or_else(|_| panic!("no answer to {what} within 60 s"));
-        let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
-        match v.get("ok") {
-            Some(ok) => ok.clone(),
-            None => panic!("{what} failed: {v}"),
-        }
     }
 
     fn send(&mut self, cmd: Value) -> Value {
         writeln!(self.stdin, "{cmd}").expect("write command");
-        self.answer(&cmd.to_string())
+        driver_answer(&self.lines, &cmd.to_string())
     }
 
     /// Waits until `expr` is truthy in the page, at most `ms`.

@@ -113,13 +113,7 @@ if [ "${NHI_TEST_DEB_NS:-}" != 1 ]; then
   export NHI_TEST_DEB_NS=1
   exec unshare -m --propagation private -- bash -c '
     set -euo pipefail
-    changes=$(mktemp -d /tmp/nhi-test-deb-etc.XXXXXX)
-    mount -t tmpfs tmpfs "$changes"
-    for dir in /etc /usr/local/share; do
-      name=$(echo "$dir" | tr / _)
-      mkdir -p "$changes/$name/upper" "$changes/$name/work"
-      mount -t overlay overlay -o "lowerdir=$dir,upperdir=$changes/$name/upper,workdir=$changes/$name/work" "$dir"
-    done
+    bash scripts/private-etc.sh >/dev/null
     exec bash scripts/test-deb.sh'
 fi
 work=$(mktemp -d /tmp/nhi-test-deb.XXXXXX)

@@ -44,7 +44,9 @@ impl HttpResponse {
     }
 }
 
-fn connector(ca: &Path) -> SslConnector {
+/// A client trusting `ca` only. Building one costs more than a handshake (OpenSSL's defaults):
+/// tests that open many connections build it once.
+pub fn connector(ca: &Path) -> SslConnector {
     let mut b = SslConnector::builder(SslMethod::tls_client()).expect("connector");
     b.set_ca_file(ca).expect("CA file");
     b.set_verify(SslVerifyMode::PEER);
@@ -53,9 +55,14 @@ fn connector(ca: &Path) -> SslConnector {
 
 /// Opens a verified TLS connection to 127.0.0.1:port (the certificate must carry IP 127.0.0.1).
 pub fn tls_connect(ca: &Path, port: u16) -> SslStream<TcpStream> {
+    tls_connect_via(&connector(ca), port)
+}
+
+/// [`tls_connect`] with a client built once.
+pub fn tls_connect_via(connector: &SslConnector, port: u16) -> SslStream<TcpStream> {
     let tcp = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     tcp.set_read_timeout(Some(Duration::from_secs(20))).ok();
-    connector(ca)
+    connector
         .connect("127.0.0.1", tcp)
         .expect("TLS handshake with the daemon")
 }

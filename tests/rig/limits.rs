@@ -465,21 +465,30 @@ fn under_churn_of_refused_websockets_an_nhi_pages_echo_and_events_succeed() {
     use std::sync::Arc;
     let _rig = rig();
     let d = Arc::new(Daemon::start(""));
+    let client = Arc::new(connector(&d.ca));
+    let open = |client: &openssl::ssl::SslConnector, d: &Daemon, origin: &str| {
+        EchoSocket::try_open(
+            Box::new(tls_connect_via(client, d.port)),
+            "wss",
+            &d.host(),
+            Some(origin),
+        )
+    };
     let stop = Arc::new(AtomicBool::new(false));
     // 4 foreign origins × 48 sockets, each reopened as soon as it is closed (the audit's page):
     // enough to fill every long-lived place when refused sockets took them. A socket turned
-    // away is retried after 20 ms, so the churn does not starve the machine's two cores.
+    // away is retried after 500 ms, so the churn does not starve the machine's two cores.
     let workers: Vec<_> = (0..192)
         .map(|i| {
-            let (d, stop) = (d.clone(), stop.clone());
+            let (d, stop, client) = (d.clone(), stop.clone(), client.clone());
             std::thread::spawn(move || {
                 let origin = format!("https://evil{}.example", i % 4);
                 while !stop.load(Ordering::Relaxed) {
-                    match wss(&d, Some(&origin)) {
+                    match open(&client, &d, &origin) {
                         Ok(mut ws) => {
                             ws.closed_by_peer(Duration::from_secs(6));
                         }
-                        Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                        Err(_) => std::thread::sleep(Duration::from_millis(500)),
                     }
                 }
             })
@@ -488,7 +497,7 @@ fn under_churn_of_refused_websockets_an_nhi_pages_echo_and_events_succeed() {
     let tries = 100;
     let mut ok = 0;
     for _ in 0..tries {
-        let echo = wss(&d, Some(NHI_ORIGIN))
+        let echo = open(&client, &d, NHI_ORIGIN)
             .ok()
             .and_then(|mut ws| ws.send("GetVersion"))
             .is_some_and(|r| r == "GetVersion:0011");

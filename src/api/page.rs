@@ -160,14 +160,14 @@ const TEXTS: Texts = Texts {
     daemon_down_zh: "元件未執行（已結束或無法連線）",
     daemon_down_en: "The component is not running (it stopped or cannot be reached)",
     daemon_fix_zh: if cfg!(windows) {
-        "從「開始」選單啟動「Start nhi-bridge」；元件啟動後此頁會自動恢復"
+        "從「開始」選單開啟「啟動健保卡元件 Start nhi-bridge」；元件啟動後此頁會自動恢復"
     } else {
-        "從應用程式選單啟動「健保卡讀卡機元件」（或執行 systemctl --user start nhi-bridge）；元件啟動後此頁會自動恢復"
+        "從應用程式選單開啟「啟動健保卡讀卡機元件」（或執行 systemctl --user start nhi-bridge）；元件啟動後此頁會自動恢復"
     },
     daemon_fix_en: if cfg!(windows) {
-        "Start \"Start nhi-bridge\" from the Start menu; this page recovers by itself once it runs"
+        "Open \"啟動健保卡元件 Start nhi-bridge\" from the Start menu; this page recovers by itself once it runs"
     } else {
-        "Start \"nhi-bridge\" from the applications menu (or run `systemctl --user start nhi-bridge`); this page recovers by itself once it runs"
+        "Open \"Start nhi-bridge\" from the applications menu (or run `systemctl --user start nhi-bridge`); this page recovers by itself once it runs"
     },
     ready_zh: "可以開始使用",
     ready_en: "Ready: you can go ahead",

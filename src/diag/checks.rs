@@ -35,8 +35,8 @@ fn pair(zh: impl Into<String>, en: impl Into<String>) -> (String, String) {
 fn fix_start_daemon() -> (String, String) {
     if cfg!(windows) {
         pair(
-            "從「開始」選單啟動「健保卡讀卡機元件」",
-            "Start \"nhi-bridge\" from the Start menu",
+            "從「開始」選單開啟「啟動健保卡元件 Start nhi-bridge」",
+            "Open \"啟動健保卡元件 Start nhi-bridge\" from the Start menu",
         )
     } else if cfg!(target_os = "macos") {
         pair(
@@ -56,8 +56,8 @@ fn fix_first_start() -> (String, String) {
         fix_start_daemon()
     } else {
         pair(
-            "登出後再登入，或現在從應用程式選單啟動「健保卡讀卡機元件」（或執行 systemctl --user start nhi-bridge）",
-            "Log out and in again, or start \"nhi-bridge\" from the applications menu now (or run `systemctl --user start nhi-bridge`)",
+            "登出後再登入，或現在從應用程式選單開啟「啟動健保卡讀卡機元件」（或執行 systemctl --user start nhi-bridge）",
+            "Log out and in again, or open \"Start nhi-bridge\" from the applications menu now (or run `systemctl --user start nhi-bridge`)",
         )
     }
 }

@@ -413,7 +413,9 @@ async fn feed_tray(
         // Only when all else is ready: the browsers' files are read at each change (a card put
         // in is when a citizen turns to the NHI page), never on a timer.
         let blocked = tray::TrayState::of(&snap, failed, false) == tray::TrayState::Ready
-            && browser_blocked(&allow).await;
+            && nhi_bridge::browser::report_for_user(&allow)
+                .await
+                .is_some_and(|r| r.any_blocked());
         let now = tray::TrayState::of(&snap, failed, blocked);
         if shown != Some(now) {
             if tray.send(now).await.is_err() {
@@ -431,26 +433,6 @@ async fn feed_tray(
             },
         }
     }
-}
-
-/// Whether a browser profile of this user blocks NHI pages; `false` when it cannot be told
-/// within 3 s.
-async fn browser_blocked(allow: &nhi_bridge::config::Allowlist) -> bool {
-    use nhi_bridge::browser::{self, Access};
-    let Some(home) = directories::BaseDirs::new().map(|d| d.home_dir().to_path_buf()) else {
-        return false;
-    };
-    let allow = allow.clone();
-    let job = tokio::task::spawn_blocking(move || {
-        browser::report(&home, &allow)
-            .profiles
-            .iter()
-            .any(|p| matches!(p.access, Access::BlockedByUser | Access::BlockedByPolicy))
-    });
-    matches!(
-        tokio::time::timeout(Duration::from_secs(3), job).await,
-        Ok(Ok(true))
-    )
 }
 
 async fn wait_for_signal() {

@@ -214,18 +214,6 @@ fn row(c: &crate::diag::Check) -> String {
     )
 }
 
-/// The browsers' Local Network Access verdicts for the page, read off the async threads and
-/// given up after 3 s (a slow disk or registry then leaves the rows out, not the page).
-pub async fn browser_report(state: &AppState) -> Option<crate::browser::Report> {
-    let home = directories::BaseDirs::new()?.home_dir().to_path_buf();
-    let allow = state.allowlist.clone();
-    let job = tokio::task::spawn_blocking(move || crate::browser::report(&home, &allow));
-    tokio::time::timeout(std::time::Duration::from_secs(3), job)
-        .await
-        .ok()?
-        .ok()
-}
-
 /// What the daemon knows for the page, gathered once. The page never reads the card itself (a
 /// page of any site can load it): whether the card in the reader is an NHI card comes from the
 /// daemon's own read at insertion (`prefetch`), which this waits for (at most 5 s) when it is
@@ -259,22 +247,15 @@ pub async fn facts(state: &AppState) -> PageFacts {
         readers,
         with_card,
         card,
-        browsers: browser_report(state).await,
+        browsers: crate::browser::report_for_user(&state.allowlist).await,
         page_site: crate::browser::page_site(&state.allowlist),
     }
 }
 
 /// `GET /selfcheck.json`: the page's rows for its script (no personal data; same-origin).
 pub fn selfcheck_json(model: &PageModel) -> Response {
-    let body = serde_json::to_vec(model).unwrap_or_default();
-    let mut resp = Response::new(body.into());
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(
+    let mut resp = super::json_response(http::StatusCode::OK, model);
+    resp.headers_mut().insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );

@@ -101,6 +101,27 @@ pub fn report(home: &Path, allow: &Allowlist) -> Report {
     Report { profiles, policies }
 }
 
+/// [`report`] for the running user, off the async threads (it reads files, and on Windows runs
+/// `reg.exe`), given up after 3 s: `None` then, or when there is no home directory.
+pub async fn report_for_user(allow: &Allowlist) -> Option<Report> {
+    let home = directories::BaseDirs::new()?.home_dir().to_path_buf();
+    let allow = allow.clone();
+    let job = tokio::task::spawn_blocking(move || report(&home, &allow));
+    tokio::time::timeout(std::time::Duration::from_secs(3), job)
+        .await
+        .ok()?
+        .ok()
+}
+
+impl Report {
+    /// Whether some profile blocks NHI pages (the user's choice or a policy).
+    pub fn any_blocked(&self) -> bool {
+        self.profiles
+            .iter()
+            .any(|p| matches!(p.access, Access::BlockedByUser | Access::BlockedByPolicy))
+    }
+}
+
 /// The profile directories of a user-data directory: those with a `Preferences` file, but not
 /// the guest and system profiles (never used for NHI pages).
 fn profile_dirs(user_data: &Path) -> Vec<PathBuf> {

@@ -86,23 +86,21 @@ impl SitePattern {
 
     /// Whether every origin of `entry` is matched.
     pub fn covers(&self, entry: Entry<'_>) -> bool {
-        match entry {
-            Entry::Exact(o) => self.matches(o),
-            Entry::Subdomains(suffix) => {
-                self.scheme_ok("https")
-                    && self.port_ok(443)
-                    && match &self.host {
-                        Host::Any => true,
-                        Host::Domain { name, subdomains } => {
-                            *subdomains && (suffix == name || is_under(suffix, name))
-                        }
-                    }
-            }
-        }
+        self.relates(entry, |name, subdomains, suffix| {
+            subdomains && (suffix == name || is_under(suffix, name))
+        })
     }
 
     /// Whether some origin of `entry` is matched.
     pub fn touches(&self, entry: Entry<'_>) -> bool {
+        self.relates(entry, |name, subdomains, suffix| {
+            is_under(name, suffix) || (subdomains && (name == suffix || is_under(suffix, name)))
+        })
+    }
+
+    /// An exact entry is matched or not; a `https://*.suffix` entry (https, port 443) is decided
+    /// by `domain(name, subdomains, suffix)` for a domain pattern, and always by `*`.
+    fn relates(&self, entry: Entry<'_>, domain: impl Fn(&str, bool, &str) -> bool) -> bool {
         match entry {
             Entry::Exact(o) => self.matches(o),
             Entry::Subdomains(suffix) => {
@@ -110,10 +108,7 @@ impl SitePattern {
                     && self.port_ok(443)
                     && match &self.host {
                         Host::Any => true,
-                        Host::Domain { name, subdomains } => {
-                            is_under(name, suffix)
-                                || (*subdomains && (name == suffix || is_under(suffix, name)))
-                        }
+                        Host::Domain { name, subdomains } => domain(name, *subdomains, suffix),
                     }
             }
         }

@@ -127,6 +127,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
+had_chrome_dir=0; [ -e /etc/opt/chrome ] && had_chrome_dir=1
 deb=$(bash scripts/build-deb.sh)
 echo "test-deb: built $deb"
 dpkg-deb -f "$deb" Depends | grep -q pcscd || { echo "test-deb: Depends lacks pcscd" >&2; exit 1; }
@@ -171,6 +172,7 @@ done
 cmp /etc/hosts "$work/hosts.before" || { echo "test-deb: /etc/hosts differs after purge" >&2; exit 1; }
 [ "$(stat -c %a:%U /etc/hosts)" = "$(stat -c %a:%U "$work/hosts.before")" ] || { echo "test-deb: /etc/hosts mode/owner changed" >&2; exit 1; }
 [ ! -e "$policy" ] || { echo "test-deb: the browser policy is left after purge" >&2; exit 1; }
+[ "$had_chrome_dir" = 1 ] || [ ! -e /etc/opt/chrome ] || { echo "test-deb: the purge left /etc/opt/chrome, made only for our policy" >&2; exit 1; }
 echo "test-deb: purged: no file, no unit, no trust, no browser policy, and /etc/hosts is byte-identical"
 
 # Opting out: no policy is written.

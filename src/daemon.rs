@@ -405,10 +405,7 @@ async fn feed_tray(
     let mut failures = service.card_checks();
     let mut shown = None;
     loop {
-        let failed = match *failures.borrow_and_update() {
-            nhi_bridge::service::card_service::CardCheck::Failed(code) => Some(code),
-            _ => None,
-        };
+        let failed = *failures.borrow_and_update();
         let snap = service.snapshot();
         // Only when all else is ready: the browsers' files are read at each change (a card put
         // in is when a citizen turns to the NHI page), never on a timer.

@@ -438,7 +438,10 @@ fn run(command: Command, data_dir: &std::path::Path) -> Result<(), Failure> {
         Command::Run(_) => Ok(()),
         Command::Cert { action } => cert(action, data_dir),
         Command::Open { port } => {
-            let port = port.unwrap_or(config::DEFAULT_PORT);
+            let port = match port {
+                Some(p) => p,
+                None => load_config(None)?.port,
+            };
             let url = format!("https://127.0.0.1:{port}/");
             // The menu's self-check after 結束 or before the first start: start the component
             // first, so the page opens on something rather than "connection refused".
@@ -497,7 +500,8 @@ fn run(command: Command, data_dir: &std::path::Path) -> Result<(), Failure> {
             Ok(())
         }
         Command::Browser { action } => browser(action),
-        Command::Purge => purge(Some(data_dir.to_path_buf()), data_dir),
+        // Handled in `main` (it needs to know whether --data-dir was given).
+        Command::Purge => Ok(()),
         Command::Stop { timeout } => match daemon::stop(data_dir, timeout) {
             Ok(daemon::StopOutcome::Stopped) => {
                 say!("已停止元件 — the component stopped");

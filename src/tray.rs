@@ -13,7 +13,7 @@
 use std::path::PathBuf;
 
 use crate::error::ErrorCode;
-use crate::service::card_service::Snapshot;
+use crate::service::card_service::{CardCheck, Snapshot};
 
 /// What the icon shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,23 +28,27 @@ pub enum TrayState {
     PcscDown,
     /// A card is in, but it could not be read: why (7005 not an NHI card, …).
     Error(ErrorCode),
+    /// A card is in but not yet confirmed as an NHI card (the read at insertion is under way).
+    Checking,
     /// The card is ready, but a browser profile blocks NHI pages from reaching the component
     /// (Local Network Access): the page would say the component is missing.
     BrowserBlocked,
 }
 
 impl TrayState {
-    /// The state of a snapshot; `failed` says why the inserted card could not be read,
-    /// `browser_blocked` that a browser profile blocks NHI pages.
-    pub fn of(snap: &Snapshot, failed: Option<ErrorCode>, browser_blocked: bool) -> TrayState {
+    /// The state of a snapshot; `card` says how the inserted card's read went (ready only once it
+    /// read as an NHI card), `browser_blocked` that a browser profile blocks NHI pages.
+    pub fn of(snap: &Snapshot, card: CardCheck, browser_blocked: bool) -> TrayState {
         if !snap.pcsc_up {
             TrayState::PcscDown
         } else if snap.readers.is_empty() {
             TrayState::NoReader
         } else if !snap.readers.values().any(Option::is_some) {
             TrayState::NoCard
-        } else if let Some(code) = failed {
+        } else if let CardCheck::Failed(code) = card {
             TrayState::Error(code)
+        } else if card == CardCheck::Unknown {
+            TrayState::Checking
         } else if browser_blocked {
             TrayState::BrowserBlocked
         } else {
@@ -61,6 +65,7 @@ impl TrayState {
         match self {
             TrayState::Ready => "健保卡已就緒 — NHI card ready",
             TrayState::NoCard => "請插入健保卡 — insert the NHI card",
+            TrayState::Checking => "正在確認卡片… — checking the card…",
             TrayState::NoReader => "找不到讀卡機 — no card reader",
             TrayState::PcscDown => "讀卡機服務未執行 — smart-card service not running",
             TrayState::Error(_) => "無法讀取卡片 — the card cannot be read",
@@ -76,6 +81,7 @@ impl TrayState {
         match self {
             TrayState::Ready => [0x2e, 0x7d, 0x32],
             TrayState::NoCard => [0xf9, 0xa8, 0x25],
+            TrayState::Checking => [0x15, 0x65, 0xc0],
             TrayState::NoReader => [0x75, 0x75, 0x75],
             TrayState::PcscDown => [0xc6, 0x28, 0x28],
             TrayState::Error(_) => [0xe6, 0x4a, 0x19],
@@ -102,7 +108,9 @@ impl TrayState {
                         (cy == cx / 2 + 2 && (-6..=0).contains(&cx))
                             || (cy == -cx + 2 && (0..=8).contains(&cx))
                     }
-                    TrayState::NoCard | TrayState::NoReader => cy.abs() <= 1 && cx.abs() <= 6,
+                    TrayState::NoCard | TrayState::NoReader | TrayState::Checking => {
+                        cy.abs() <= 1 && cx.abs() <= 6
+                    }
                     TrayState::PcscDown | TrayState::Error(_) | TrayState::BrowserBlocked => {
                         (cx - cy).abs() <= 1 && cx.abs() <= 6
                             || (cx + cy).abs() <= 1 && cx.abs() <= 6
@@ -317,11 +325,20 @@ mod tests {
     #[test]
     fn states_follow_the_snapshot() {
         let mut snap = Snapshot::default();
-        assert_eq!(TrayState::of(&snap, None, false), TrayState::PcscDown);
+        assert_eq!(
+            TrayState::of(&snap, CardCheck::Readable, false),
+            TrayState::PcscDown
+        );
         snap.pcsc_up = true;
-        assert_eq!(TrayState::of(&snap, None, false), TrayState::NoReader);
+        assert_eq!(
+            TrayState::of(&snap, CardCheck::Readable, false),
+            TrayState::NoReader
+        );
         snap.readers.insert("R".into(), None);
-        assert_eq!(TrayState::of(&snap, None, false), TrayState::NoCard);
+        assert_eq!(
+            TrayState::of(&snap, CardCheck::Readable, false),
+            TrayState::NoCard
+        );
         snap.readers.insert(
             "R".into(),
             Some(Insertion {
@@ -329,12 +346,23 @@ mod tests {
                 event_count: 1,
             }),
         );
-        assert_eq!(TrayState::of(&snap, None, false), TrayState::Ready);
         assert_eq!(
-            TrayState::of(&snap, Some(ErrorCode::NotNhiCard), false),
+            TrayState::of(&snap, CardCheck::Readable, false),
+            TrayState::Ready
+        );
+        assert_eq!(
+            TrayState::of(&snap, CardCheck::Failed(ErrorCode::NotNhiCard), false),
             TrayState::Error(ErrorCode::NotNhiCard)
         );
-        assert_eq!(TrayState::of(&snap, None, true), TrayState::BrowserBlocked);
+        assert_eq!(
+            TrayState::of(&snap, CardCheck::Readable, true),
+            TrayState::BrowserBlocked
+        );
+        // Not read yet: not ready.
+        assert_eq!(
+            TrayState::of(&snap, CardCheck::Unknown, false),
+            TrayState::Checking
+        );
     }
 
     #[test]
@@ -345,6 +373,7 @@ mod tests {
             TrayState::NoReader,
             TrayState::PcscDown,
             TrayState::Error(ErrorCode::NotNhiCard),
+            TrayState::Checking,
             TrayState::BrowserBlocked,
         ];
         let icons: std::collections::HashSet<Vec<u8>> = all.iter().map(|s| s.icon_rgba()).collect();

@@ -44,24 +44,41 @@ pub fn remove_user_data(explicit: Option<PathBuf>) -> std::io::Result<Vec<PathBu
     }
     let mut removed = Vec::new();
     for dir in dirs {
-        match std::fs::remove_dir_all(&dir) {
-            Ok(()) => removed.push(dir.clone()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
-        }
-        // Empty folders of ours above it (`nhi-bridge\nhi-bridge`), never anything else.
-        let mut up = dir.parent();
-        while let Some(p) = up {
-            let ours = p.file_name().is_some_and(|n| n == "nhi-bridge");
-            if !ours || std::fs::remove_dir(p).is_err() {
-                break;
+        // Only what the program makes there: a --data-dir that names a directory holding
+        // anything else keeps it (and the directory).
+        for name in OUR_ENTRIES {
+            let p = dir.join(name);
+            let gone = if p.is_dir() {
+                std::fs::remove_dir_all(&p)
+            } else {
+                std::fs::remove_file(&p)
+            };
+            match gone {
+                Ok(()) => removed.push(p),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
             }
-            removed.push(p.to_path_buf());
-            up = p.parent();
+        }
+        // The directory itself and empty folders of ours above it (`nhi-bridge\nhi-bridge`)
+        // when nothing else is left in them.
+        if std::fs::remove_dir(&dir).is_ok() {
+            removed.push(dir.clone());
+            let mut up = dir.parent();
+            while let Some(p) = up {
+                let ours = p.file_name().is_some_and(|n| n == "nhi-bridge");
+                if !ours || std::fs::remove_dir(p).is_err() {
+                    break;
+                }
+                removed.push(p.to_path_buf());
+                up = p.parent();
+            }
         }
     }
     Ok(removed)
 }
+
+/// What the program makes in its data and configuration directories.
+const OUR_ENTRIES: [&str; 5] = ["tls", "logs", "daemon.lock", "config.toml", "diagnostics"];
 
 fn project_dirs() -> Option<directories::ProjectDirs> {
     directories::ProjectDirs::from("tw", "nhi-bridge", "nhi-bridge")
@@ -356,6 +373,26 @@ mod tests {
             .to_string();
         assert!(e.contains("max_connections") && e.contains("4096"), "{e}");
         assert!(parse("max_connections = 4096\n").is_ok());
+    }
+
+    #[test]
+    fn purge_removes_only_what_the_program_made() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("nhi-bridge");
+        std::fs::create_dir_all(data.join("tls")).unwrap();
+        std::fs::write(data.join("tls/ca.pem"), "x").unwrap();
+        std::fs::write(data.join("daemon.lock"), "1").unwrap();
+        std::fs::write(data.join("notes.txt"), "someone else's").unwrap();
+        remove_user_data(Some(data.clone())).unwrap();
+        assert!(!data.join("tls").exists() && !data.join("daemon.lock").exists());
+        assert_eq!(
+            std::fs::read(data.join("notes.txt")).unwrap(),
+            b"someone else's"
+        );
+        std::fs::remove_file(data.join("notes.txt")).unwrap();
+        remove_user_data(Some(data.clone())).unwrap();
+        assert!(!data.exists(), "an emptied directory of ours goes too");
+        assert!(dir.path().exists());
     }
 
     #[test]

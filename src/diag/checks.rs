@@ -626,7 +626,7 @@ fn browsers(f: &Facts<'_>) -> Vec<Check> {
     out
 }
 
-fn browser_row(p: &crate::browser::ProfileAccess, page: &str) -> Check {
+pub(super) fn browser_row(p: &crate::browser::ProfileAccess, page: &str) -> Check {
     use crate::browser::{setting_name, settings_url, Access};
     let id = format!("browser.{}.{}", p.browser, p.profile);
     let who = format!("{}（{}）", p.browser_name, p.profile);

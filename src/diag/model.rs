@@ -174,41 +174,23 @@ pub fn page(f: &PageFacts) -> PageModel {
             }
         }
     });
+    // Profiles that block NHI pages or will ask: the same rows `check` shows (the setting named
+    // as that browser version names it, the right fix for a user's or a policy's block).
     let mut blocked = false;
     if let Some(report) = &f.browsers {
-        for p in &report.profiles {
-            let (zh_name, en_name) = browser::setting_name(p.version.as_deref());
-            let site = p.site.clone().unwrap_or_else(|| f.page_site.clone());
-            let id = format!("browser.{}.{}", p.browser, p.profile);
-            match p.access {
-                Access::BlockedByUser | Access::BlockedByPolicy => {
-                    blocked = true;
-                    let url = browser::settings_url(p.browser, &site);
-                    checks.push(Check::bad(
-                        id,
-                        Status::Fail,
-                        (
-                            format!("{}（{}）已封鎖 {site} 的「{zh_name}」，健保署網頁會說找不到元件", p.browser_name, p.profile),
-                            format!("{} ({}) blocks {site} from \"{en_name}\": the NHI page will say the component is missing", p.browser_name, p.profile),
-                        ),
-                        (
-                            format!("開啟 {url}，將「{zh_name}」改為「允許」後重新載入健保署網頁"),
-                            format!("Open {url}, set \"{en_name}\" to \"Allow\", then reload the NHI page"),
-                        ),
-                    ));
-                }
-                Access::WillAsk => {
-                    let mut c = Check::ok(
-                        id,
-                        format!("{}（{}）：健保署網頁第一次使用元件時，瀏覽器會詢問「存取這部裝置上的其他應用程式和服務」，請按「允許」", p.browser_name, p.profile),
-                        format!("{} ({}): the first time the NHI page uses the component the browser asks to \"access other apps and services on this device\": choose \"Allow\"", p.browser_name, p.profile),
-                    );
-                    c.status = Status::Warn;
-                    checks.push(c);
-                }
-                _ => {}
-            }
-        }
+        blocked = report.any_blocked();
+        checks.extend(
+            report
+                .profiles
+                .iter()
+                .filter(|p| {
+                    matches!(
+                        p.access,
+                        Access::BlockedByUser | Access::BlockedByPolicy | Access::WillAsk
+                    )
+                })
+                .map(|p| super::checks::browser_row(p, &f.page_site)),
+        );
     }
     let ready = checks
         .iter()

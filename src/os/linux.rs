@@ -47,5 +47,6 @@ pub fn write_policy(browser: Browser, patterns: &[String]) -> Result<PolicyChang
 }
 
 pub fn remove_policy(browser: Browser) -> Result<PolicyChange, PolicyError> {
-    policy_dir::remove(policy_dir(browser))
+    // `managed`, `policies` and the browser's own directory, if we left them empty.
+    policy_dir::remove(policy_dir(browser), 2)
 }

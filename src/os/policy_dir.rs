@@ -191,12 +191,22 @@ fn make_dirs(dir: &Path) -> Result<(), PolicyError> {
     Ok(())
 }
 
-/// Removes our file from `dir`; the directory and every other file stay.
-pub fn remove(dir: &Path) -> Result<PolicyChange, PolicyError> {
+/// Removes our file from `dir`, then `dir` and up to `levels` parents that this leaves empty
+/// (the directories `write` may have made); every other file and non-empty directory stays.
+pub fn remove(dir: &Path, levels: usize) -> Result<PolicyChange, PolicyError> {
     let path = dir.join(OUR_FILE);
     let location = path.display().to_string();
     match std::fs::remove_file(&path) {
-        Ok(()) => Ok(PolicyChange::Removed(location)),
+        Ok(()) => {
+            let mut at = Some(dir);
+            for _ in 0..=levels {
+                match at {
+                    Some(d) if std::fs::remove_dir(d).is_ok() => at = d.parent(),
+                    _ => break,
+                }
+            }
+            Ok(PolicyChange::Removed(location))
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(PolicyChange::Absent(location)),
         Err(source) => Err(PolicyError::Io { path, source }),
     }
@@ -227,10 +237,16 @@ mod tests {
         let names: Vec<_> = st.allow.iter().map(|l| l.policy.as_str()).collect();
         assert_eq!(names, WRITTEN_POLICIES);
         assert!(st.allow.iter().all(|l| l.entries == pats()));
-        assert!(matches!(remove(&dir), Ok(PolicyChange::Removed(_))));
-        assert!(matches!(remove(&dir), Ok(PolicyChange::Absent(_))));
+        assert!(matches!(remove(&dir, 2), Ok(PolicyChange::Removed(_))));
+        assert!(matches!(remove(&dir, 2), Ok(PolicyChange::Absent(_))));
         assert_eq!(std::fs::read(dir.join("corp.json")).unwrap(), other);
         assert!(!read(&dir).ours);
+        // A directory the policy alone needed goes with it; the top stays.
+        let only = tmp.path().join("opt/edge/policies/managed");
+        write(&only, &pats()).unwrap();
+        remove(&only, 2).unwrap();
+        assert!(!tmp.path().join("opt/edge").exists());
+        assert!(tmp.path().join("opt").exists());
     }
 
     #[test]

@@ -193,11 +193,24 @@ impl Scene {
 }
 
 /// The component on its real ports with the cloud SAM simulator.
+/// The daemon runs on without a legacy port it cannot bind (a warning): here that would only
+/// show later as a failed probe, so it is asserted at once, with the daemon's words.
 fn component(sam: &SamSim, extra: &str) -> Daemon {
-    Daemon::start(&format!(
+    let d = Daemon::start(&format!(
         "port = 7777\nlegacy_http_port = 59001\nlegacy_https_port = 59002\nsam_endpoint = \"{}\"\n{extra}",
         sam.endpoint()
-    ))
+    ));
+    let log = d.log();
+    for url in [
+        "http://127.0.0.1:59001/api/",
+        "https://127.0.0.1:59002/api/",
+    ] {
+        assert!(
+            log.contains(url),
+            "the component does not serve {url}:\n{log}"
+        );
+    }
+    d
 }
 
 fn expected_basic() -> String {
